@@ -1,0 +1,46 @@
+# The two commands a newcomer needs (see README.md):
+#   make demo   run the platform on embedded defaults
+#   make test   lint, type-check, check the import layers and run every test
+# Both create .venv and install what they need, including Debian packages when missing.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test check lint typecheck imports pytest bench clean system-deps
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[gateway,server,dev]'
+	touch $(STAMP)
+
+system-deps:
+	@scripts/system-deps
+
+demo: $(STAMP)
+	$(BIN)/telecare simulate
+
+test: system-deps $(STAMP) check pytest
+
+check: lint typecheck imports
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/telecare bench decode
+
+clean:
+	rm -rf $(VENV) build .mypy_cache .pytest_cache .ruff_cache .hypothesis
