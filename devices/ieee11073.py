@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import struct
 from datetime import datetime
+from enum import StrEnum
 from types import MappingProxyType
 
 from devices.errors import ParseError
@@ -97,21 +98,41 @@ def parse_float(data: bytes, offset: int) -> Number:
     return float_from_raw(int.from_bytes(data[offset : offset + FLOAT_SIZE], "little"))
 
 
-def _mantissa_exponent(value: float, *, limit: int, exponents: range) -> tuple[int, int]:
-    """The representation with the most precision that fits: the smallest exponent whose
-    mantissa is within ``limit`` (values are rounded at that resolution)."""
-    for exponent in exponents:
+def _preference(exponents: range) -> tuple[int, ...]:
+    """Exponent 0 first, then ever finer, then coarser: how devices choose a resolution
+    (whole mmHg at exponent 0, kPa and SpO2 at -1: A&D UA-651BLE examples in obniz
+    src/parts/Ble/UA651BLE/index.ts, the ChoiceMMed captures in
+    tests/devices/vectors/pulse_oximeter.json)."""
+    return (0, *range(-1, exponents.start - 1, -1), *range(1, exponents.stop))
+
+
+_SFLOAT_PREFERENCE = _preference(_SFLOAT_EXPONENTS)
+_FLOAT_PREFERENCE = _preference(_FLOAT_EXPONENTS)
+
+
+def _mantissa_exponent(value: float, *, limit: int, preference: tuple[int, ...]) -> tuple[int, int]:
+    """The coarsest representation that holds ``value`` exactly, as a device would send
+    it; when none does, the finest that fits (the value rounded at that resolution)."""
+    finest: tuple[int, int] | None = None
+    for exponent in preference:
         mantissa = round(value / _scaled(1, exponent))
-        if abs(mantissa) <= limit:
+        if abs(mantissa) > limit:
+            continue
+        if _scaled(mantissa, exponent) == value:
             return mantissa, exponent
-    raise ValueError(f"{value!r} is out of range")
+        if finest is None or exponent < finest[1]:
+            finest = (mantissa, exponent)
+    if finest is None:
+        raise ValueError(f"{value!r} is out of range")
+    return finest
 
 
 def sfloat_to_raw(value: Number, *, exponent: int | None = None) -> int:
     """Encode a number (or special value) as a 16-bit SFLOAT integer.
 
     With ``exponent`` the value is quantized at that resolution (devices send e.g.
-    SpO2 as 975 * 10**-1); without it the finest resolution that fits is used.
+    SpO2 as 975 * 10**-1); without it, the coarsest resolution that holds the value
+    exactly (120 mmHg as 120 * 10**0), else the finest that fits.
     """
     if isinstance(value, AbsentReason):
         if value not in _SFLOAT_RAW:
@@ -119,7 +140,7 @@ def sfloat_to_raw(value: Number, *, exponent: int | None = None) -> int:
         return _SFLOAT_RAW[value]
     if exponent is None:
         mantissa, exponent = _mantissa_exponent(
-            value, limit=_SFLOAT_MANTISSA_MAX, exponents=_SFLOAT_EXPONENTS
+            value, limit=_SFLOAT_MANTISSA_MAX, preference=_SFLOAT_PREFERENCE
         )
     else:
         if exponent not in _SFLOAT_EXPONENTS:
@@ -138,7 +159,7 @@ def float_to_raw(value: Number, *, exponent: int | None = None) -> int:
         return _FLOAT_RAW[value]
     if exponent is None:
         mantissa, exponent = _mantissa_exponent(
-            value, limit=_FLOAT_MANTISSA_MAX, exponents=_FLOAT_EXPONENTS
+            value, limit=_FLOAT_MANTISSA_MAX, preference=_FLOAT_PREFERENCE
         )
     else:
         if exponent not in _FLOAT_EXPONENTS:
@@ -155,6 +176,16 @@ def encode_sfloat(value: Number, *, exponent: int | None = None) -> bytes:
 
 def encode_float(value: Number, *, exponent: int | None = None) -> bytes:
     return float_to_raw(value, exponent=exponent).to_bytes(FLOAT_SIZE, "little")
+
+
+class Timestamp(StrEnum):
+    """A Date Time field that is present but says "unknown" (year, month or day sent as 0).
+
+    Records keep it apart from an absent field (None, its flag bit clear), so they encode
+    back to the flags they came from.
+    """
+
+    UNKNOWN = "unknown"
 
 
 _DATE_TIME = struct.Struct("<HBBBBB")
