@@ -53,6 +53,15 @@ class StatusField:
             raw |= 1 << positions[flag]
         return raw
 
+    def check(self, flags: frozenset[Flag] | None) -> None:
+        """Refuse ``flags`` this field has no bits for; None (the field is absent) passes."""
+        if flags is not None and not flags <= self.flags:
+            raise ValueError(f"{self.name} cannot carry {sorted(flags - self.flags)}")
+
+    def to_bytes(self, flags: frozenset[Flag] | None) -> bytes | None:
+        """The wire bytes carrying ``flags``; None for a field that is absent."""
+        return None if flags is None else self.encode(flags).to_bytes(self.size, "little")
+
 
 # PLXS 1.0.1 PLX Measurement Status, bits 5-15 (bits 0-4 RFU).
 MEASUREMENT_STATUS = StatusField(

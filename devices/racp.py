@@ -8,6 +8,7 @@ defined) and the device answers with an indication on the same characteristic:
     02 01           delete stored records, all              ->  06 00 02 01
     03 00           abort the running operation             ->  06 00 03 01
     06 00 RQ CC     response code CC to request op code RQ (01 success, 06 no records, ...)
+    06 00 09 02     an op code RACP does not define (here 09) is "op code not supported"
 
 Values: GSS ``record_access_control_point.yaml`` (../shared/reference/ble.md 1.5); the
 4-byte responses with a u16 count as packetcraft-inc/stacks ``plxpc_main.c`` parses them.
@@ -84,7 +85,9 @@ _SEQUENCE_NUMBER_SIZE = 2  # u16, as BLS 1.1 / GLS sequence numbers
 _COUNT_SIZE = 2  # u16 record count (GSS: size service-defined; u16 in PLXS, plxpc_main.c)
 _RESPONSE_SIZE = 4  # op code, Null operator, two operand bytes (either response)
 _U16_MAX = 0xFFFF
+_U8_MAX = 0xFF
 _E = TypeVar("_E", bound=IntEnum)
+_DEFINED_OP_CODES = frozenset(RacpOpCode)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,10 +129,27 @@ class RacpNumberOfRecords:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RacpResponse:
-    """The device's verdict on a request (op code 0x06)."""
+    """The device's verdict on a request (op code 0x06).
 
-    request_op_code: RacpOpCode
+    ``request_op_code`` echoes what the collector wrote: an op code RACP does not define
+    (RFU) is a plain int, and its only possible answer is "op code not supported" (GSS
+    ``record_access_control_point.yaml``, Response Code).
+    """
+
+    request_op_code: RacpOpCode | int
     response_code: RacpResponseCode
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.request_op_code <= _U8_MAX:
+            raise ValueError(f"request op code must fit a u8, got {self.request_op_code}")
+        if (
+            self.request_op_code not in _DEFINED_OP_CODES
+            and self.response_code is not RacpResponseCode.OP_CODE_NOT_SUPPORTED
+        ):
+            raise ValueError(
+                f"RFU op code 0x{self.request_op_code:02x} can only be answered"
+                f" 'op code not supported', not {self.response_code!r}"
+            )
 
     @property
     def succeeded(self) -> bool:
@@ -216,7 +236,15 @@ def parse_racp_response(data: bytes) -> RacpNumberOfRecords | RacpResponse:
         raise ParseError(f"a response's operator is Null, got 0x{data[1]:02x}", offset=1)
     if op_code is RacpOpCode.NUMBER_OF_STORED_RECORDS_RESPONSE:
         return RacpNumberOfRecords(count=int.from_bytes(data[HEADER_SIZE:], "little"))
+    request_op_code: RacpOpCode | int = data[2]
+    if request_op_code in _DEFINED_OP_CODES:
+        request_op_code = RacpOpCode(request_op_code)
+    elif data[3] != RacpResponseCode.OP_CODE_NOT_SUPPORTED:
+        raise ParseError(
+            f"RFU op code 0x{request_op_code:02x} can only be answered 'op code not supported'",
+            offset=2,
+        )
     return RacpResponse(
-        request_op_code=_enum(RacpOpCode, data[2], offset=2),
+        request_op_code=request_op_code,
         response_code=_enum(RacpResponseCode, data[3], offset=3),
     )

@@ -124,7 +124,6 @@ _SUPPORTED_OP_CODES = frozenset(
         RacpOpCode.REPORT_NUMBER_OF_STORED_RECORDS,
     }
 )
-_KNOWN_OP_CODES = frozenset(RacpOpCode)
 
 Indication = tuple[int, bytes]  # (characteristic UUID, value)
 
@@ -238,7 +237,8 @@ class SimulatedPulseOximeter:
         if not data:
             raise ParseError("an RACP write needs an op code", offset=0)
         if data[0] not in _SUPPORTED_OP_CODES:
-            return [_op_code_not_supported(data[0])]
+            # Echo whatever was sent, an RFU op code too (GSS record_access_control_point.yaml).
+            return [_response(data[0], RacpResponseCode.OP_CODE_NOT_SUPPORTED)]
         op_code = RacpOpCode(data[0])
         try:
             request = parse_racp_request(data)
@@ -323,22 +323,8 @@ def _values(sample: OximetrySample, condition: Condition | None) -> tuple[Number
     )
 
 
-def _response(op_code: RacpOpCode, code: RacpResponseCode) -> Indication:
+def _response(op_code: RacpOpCode | int, code: RacpResponseCode) -> Indication:
     return (
         Characteristic.RECORD_ACCESS_CONTROL_POINT,
         encode_racp_response(RacpResponse(request_op_code=op_code, response_code=code)),
     )
-
-
-def _op_code_not_supported(raw_op_code: int) -> Indication:
-    if raw_op_code in _KNOWN_OP_CODES:
-        return _response(RacpOpCode(raw_op_code), RacpResponseCode.OP_CODE_NOT_SUPPORTED)
-    # An RFU op code: ``RacpResponse`` holds only known op codes, but the device must
-    # echo whatever it was sent (GSS record_access_control_point.yaml, Response Code).
-    value = (
-        RacpOpCode.RESPONSE_CODE,
-        RacpOperator.NULL,
-        raw_op_code,
-        RacpResponseCode.OP_CODE_NOT_SUPPORTED,
-    )
-    return (Characteristic.RECORD_ACCESS_CONTROL_POINT, bytes(value))

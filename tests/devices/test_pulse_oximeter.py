@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -13,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import devices.pulse_oximeter as pulse_oximeter
 from devices.errors import ParseError
 from devices.ieee11073 import SFLOAT_SPECIALS, Number, Timestamp
 from devices.pulse_oximeter import (
@@ -435,6 +438,43 @@ def test_spot_check_record_rejects(fields):
 def test_features_record_rejects(fields):
     with pytest.raises(ValueError, match=r"."):
         PlxFeatures(**{"supported_features": PlxFeature(0), **fields})
+
+
+# --- public surface ------------------------------------------------------------------------
+
+
+def test_public_api():
+    assert set(pulse_oximeter.__all__) >= {
+        "PlxSpotCheck",
+        "PlxContinuous",
+        "SpO2PulseRate",
+        "PlxFeature",
+        "PlxFeatures",
+        "parse_plx_spot_check",
+        "parse_plx_continuous",
+        "parse_plx_features",
+        "encode_plx_spot_check",
+        "encode_plx_continuous",
+        "encode_plx_features",
+        "spot_check_readings",
+        "continuous_readings",
+    }
+    assert all(hasattr(pulse_oximeter, name) for name in pulse_oximeter.__all__)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "devices.field_reader",
+        "devices.pulse_oximeter_features",
+        "devices.pulse_oximeter_readings",
+        "devices.pulse_oximeter",
+    ],
+)
+def test_each_part_imports_on_its_own(module):
+    # The readings module and this public face refer to each other; neither may need the
+    # other imported first.
+    subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
 
 
 # --- properties ----------------------------------------------------------------------------

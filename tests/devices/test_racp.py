@@ -168,6 +168,57 @@ def test_only_success_succeeds(code):
     assert parse_racp_response(encode_racp_response(response)) == response
 
 
+# GSS record_access_control_point.yaml: a device answers an op code RACP does not define
+# (RFU) with "op code not supported", echoing the op code it was sent.
+RFU_OP_CODES = st.integers(0, 0xFF).filter(lambda code: code not in set(RacpOpCode))
+
+
+def test_an_rfu_op_code_is_answered_op_code_not_supported():
+    response = RacpResponse(
+        request_op_code=0x09, response_code=RacpResponseCode.OP_CODE_NOT_SUPPORTED
+    )
+    assert parse_racp_response(bytes.fromhex("06000902")) == response
+    assert encode_racp_response(response).hex() == "06000902"
+    assert not response.succeeded
+
+
+@given(RFU_OP_CODES)
+def test_rfu_op_code_response_round_trip(op_code):
+    data = bytes((0x06, 0x00, op_code, 0x02))
+    response = parse_racp_response(data)
+    assert response == RacpResponse(
+        request_op_code=op_code, response_code=RacpResponseCode.OP_CODE_NOT_SUPPORTED
+    )
+    assert encode_racp_response(response) == data
+
+
+@given(RFU_OP_CODES, st.sampled_from(RacpResponseCode))
+def test_an_rfu_op_code_has_no_other_answer(op_code, code):
+    if code is not RacpResponseCode.OP_CODE_NOT_SUPPORTED:
+        with pytest.raises(ValueError, match="RFU op code"):
+            RacpResponse(request_op_code=op_code, response_code=code)
+
+
+@given(RFU_OP_CODES, st.integers(0, 0xFF).filter(lambda code: code != 0x02))
+def test_a_response_to_an_rfu_op_code_other_than_not_supported_is_refused(op_code, code):
+    # Undefined response codes (0x00, 0x0B-0xFF) are refused here as everywhere else.
+    with pytest.raises(ParseError) as caught:
+        parse_racp_response(bytes((0x06, 0x00, op_code, code)))
+    assert caught.value.offset == 2
+
+
+def test_a_known_op_code_still_parses_as_its_enum():
+    response = parse_racp_response(bytes.fromhex("06000702"))
+    assert isinstance(response, RacpResponse)
+    assert response.request_op_code is RacpOpCode.COMBINED_REPORT
+
+
+@pytest.mark.parametrize("op_code", [-1, 0x100])
+def test_request_op_code_must_fit_a_u8(op_code):
+    with pytest.raises(ValueError, match="u8"):
+        RacpResponse(request_op_code=op_code, response_code=RacpResponseCode.OP_CODE_NOT_SUPPORTED)
+
+
 def test_sequence_number_is_read_only_from_a_one_value_sequence_filter():
     assert report_records_since(0xFFFF).sequence_number == 0xFFFF
     assert report_all_records().sequence_number is None

@@ -166,7 +166,7 @@ def test_any_racp_write_gets_a_response_or_a_parse_error(data):
     assert uuid == RACP
     if data[0] in set(RacpOpCode):
         parse_racp_response(last)
-    else:  # an RFU op code, echoed; RacpResponse holds known op codes only
+    else:  # an RFU op code, echoed
         assert last == bytes((0x06, 0x00, data[0], 0x02))
     for uuid, value in records:
         assert uuid == SPOT_CHECK
