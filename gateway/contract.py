@@ -56,7 +56,14 @@ from gateway.limits import (
     MAX_READINGS_PER_BATCH,
     MAX_REASON_LENGTH,
 )
-from gateway.status import DeviceStatus, GatewayState, Status, decode_status, offline_status
+from gateway.status import (
+    DeviceStatus,
+    GatewayFlag,
+    GatewayState,
+    Status,
+    decode_status,
+    offline_status,
+)
 from gateway.topic import DELIVERY, Channel, Delivery, parse_topic, subscription, topic
 from gateway.wire import SUPPORTED_VERSIONS, VERSION, ContractError, Payload, encode
 
@@ -82,6 +89,7 @@ __all__ = [
     "DeviceAssignment",
     "DeviceStatus",
     "GatewayConfig",
+    "GatewayFlag",
     "GatewayState",
     "Payload",
     "ReadingsBatch",

@@ -1,20 +1,25 @@
 """Gateway status: the retained message on ``telecare/v1/gw/{id}/status``.
 
     {"v":1,"gateway_id":"gw-1","state":"online","at":"2026-11-29T07:22:00.000000Z",
-     "software_version":"0.1.0","outbox_depth":0,
+     "software_version":"0.1.0","outbox_depth":0,"flags":["outbox_full"],
      "devices":[{"device_id":"AA:BB:CC:DD:EE:FF","battery":80,"rssi":-60,
-                 "last_seen":"2026-11-29T07:21:00.000000Z","firmware":"1.2"}]}
+                 "last_seen":"2026-11-29T07:21:00.000000Z","firmware":"1.2",
+                 "model":"HEM-7155T","serial":"2019110345","clock_offset_s":-7200.0}]}
 
 An online gateway publishes it retained on connect and whenever it changes. The broker
 publishes ``offline_status`` as the Last Will when the connection dies; a will is fixed
 at connect time, so it carries only ``"state":"offline"`` and nulls (ingest records its
 own receive time as the moment it went offline). A gateway that shuts down cleanly may
-publish a full offline status itself. ``devices`` lists devices the gateway has seen,
-assigned or not, with what it knows about them (null when unknown).
+publish a full offline status itself. ``flags`` name conditions the fleet must hear
+about (``outbox_full``: the outbox reached its capacity and drops continuous samples).
+``devices`` lists devices the gateway has seen, assigned or not, with what it knows about
+them (null when unknown); ``clock_offset_s`` is the device clock minus the gateway clock
+when the gateway last read it (negative: the device is behind), before it set the clock.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -35,6 +40,7 @@ from gateway.wire import (
     json_object,
     load_object,
     member,
+    number,
     read,
     read_optional,
     string,
@@ -52,6 +58,18 @@ class GatewayState(StrEnum):
     OFFLINE = "offline"
 
 
+class GatewayFlag(StrEnum):
+    """A condition a gateway reports in its status until it clears."""
+
+    OUTBOX_FULL = "outbox_full"
+    BLUETOOTH_UNAVAILABLE = "bluetooth_unavailable"
+
+
+# A device clock can be wrong by years (unset clocks start at the firmware's epoch), but
+# an offset beyond a century is a decoding error, not a clock.
+_MAX_CLOCK_OFFSET_S = 100 * 365.25 * 86400
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceStatus:
     """What a gateway last knew about one device."""
@@ -61,6 +79,9 @@ class DeviceStatus:
     rssi: int | None = None
     last_seen: datetime | None = None
     firmware: str | None = None
+    model: str | None = None
+    serial: str | None = None
+    clock_offset_s: float | None = None
 
     def __post_init__(self) -> None:
         check_device_id(self.device_id)
@@ -70,8 +91,15 @@ class DeviceStatus:
             check_range(self.rssi, _RSSI_DBM, field="rssi")
         if self.last_seen is not None:
             check_utc(self.last_seen, field="last_seen")
-        if self.firmware is not None:
-            check_text(self.firmware, field="firmware", max_length=MAX_LABEL_LENGTH)
+        for name in ("firmware", "model", "serial"):
+            text = getattr(self, name)
+            if text is not None:
+                check_text(text, field=name, max_length=MAX_LABEL_LENGTH)
+        offset = self.clock_offset_s
+        if offset is not None and not (
+            math.isfinite(offset) and abs(offset) <= _MAX_CLOCK_OFFSET_S
+        ):
+            raise ContractError(f"{offset!r} is not a clock offset", field="clock_offset_s")
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -80,6 +108,9 @@ class DeviceStatus:
             "rssi": self.rssi,
             "last_seen": None if self.last_seen is None else format_utc(self.last_seen),
             "firmware": self.firmware,
+            "model": self.model,
+            "serial": self.serial,
+            "clock_offset_s": self.clock_offset_s,
         }
 
 
@@ -93,6 +124,7 @@ class Status:
     at: datetime | None
     software_version: str | None
     outbox_depth: int | None
+    flags: frozenset[GatewayFlag] = frozenset()
     devices: tuple[DeviceStatus, ...] = ()
 
     def __post_init__(self) -> None:
@@ -121,6 +153,7 @@ class Status:
             "at": None if self.at is None else format_utc(self.at),
             "software_version": self.software_version,
             "outbox_depth": self.outbox_depth,
+            "flags": sorted(flag.value for flag in self.flags),
             "devices": [device.to_json() for device in self.devices],
         }
 
@@ -146,6 +179,7 @@ def decode_status(data: bytes, *, topic_gateway_id: str | None = None) -> Status
             at=read_optional(obj, "at", utc_time),
             software_version=read_optional(obj, "software_version", string),
             outbox_depth=read_optional(obj, "outbox_depth", integer),
+            flags=frozenset(read(obj, "flags", _flags)),
             devices=read(obj, "devices", _devices),
         )
     )
@@ -161,8 +195,12 @@ def _device(value: object) -> DeviceStatus:
         rssi=read_optional(obj, "rssi", integer),
         last_seen=read_optional(obj, "last_seen", utc_time),
         firmware=read_optional(obj, "firmware", string),
+        model=read_optional(obj, "model", string),
+        serial=read_optional(obj, "serial", string),
+        clock_offset_s=read_optional(obj, "clock_offset_s", number),
     )
 
 
 _state = member(GatewayState)
+_flags = array(member(GatewayFlag))
 _devices = array(_device)

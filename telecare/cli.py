@@ -12,10 +12,13 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
 
-from telecare.commands import bench, decode, simulate
+from telecare.commands import bench, db, decode, gateway, ingest, simulate
 
 COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     simulate.register,
+    gateway.register,
+    ingest.register,
+    db.register,
     decode.register,
     bench.register,
 )

@@ -6,11 +6,18 @@ import argparse
 from collections.abc import Callable
 from types import MappingProxyType
 
-from telecare.bench import decode
+from telecare.bench import alerts, decode, gateway, ingest
 
 
 def _targets() -> MappingProxyType[str, Callable[[], str]]:
-    return MappingProxyType({"decode": decode.run})
+    return MappingProxyType(
+        {
+            "decode": decode.run,
+            "ingest": ingest.run,
+            "alerts": alerts.run,
+            "gateway": gateway.run,
+        }
+    )
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

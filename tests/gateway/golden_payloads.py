@@ -13,6 +13,7 @@ from gateway.contract import (
     DeviceAssignment,
     DeviceStatus,
     GatewayConfig,
+    GatewayFlag,
     GatewayState,
     Payload,
     ReadingsBatch,
@@ -92,6 +93,7 @@ STATUS_ONLINE = Status(
     at=datetime(2026, 11, 29, 7, 0, 0, tzinfo=UTC),
     software_version="0.1.0.dev0",
     outbox_depth=12,
+    flags=frozenset({GatewayFlag.OUTBOX_FULL}),
     devices=(
         DeviceStatus(
             device_id=CUFF,
@@ -99,6 +101,10 @@ STATUS_ONLINE = Status(
             rssi=-67,
             last_seen=datetime(2026, 11, 29, 6, 58, 12, 500000, tzinfo=UTC),
             firmware="V1.04",
+            model="UA-651BLE",
+            serial="5140100123",
+            # The cuff's clock was two hours behind when the gateway read it.
+            clock_offset_s=-7200.0,
         ),
         # A device in range but not assigned: only its advertisement is known.
         DeviceStatus(device_id="F0:0D:00:00:00:03", rssi=-88),

@@ -29,6 +29,7 @@ from gateway.contract import (
     DeviceAssignment,
     DeviceStatus,
     GatewayConfig,
+    GatewayFlag,
     GatewayState,
     ReadingsBatch,
     Rejection,
@@ -216,6 +217,12 @@ MALFORMED = [
      "device listed twice"),
     ("version-empty", "status_online", "software_version", "", None, "must be 1-64 characters"),
     ("offline-gateway-hash", "status_offline", "gateway_id", "#", None, "not a valid gateway id"),
+    ("flag-unknown-status", "status_online", "flags[0]", "on_fire", None, "unknown GatewayFlag"),
+    ("flags-missing", "status_online", "flags", DELETE, None, "missing"),
+    ("clock-offset-string", "status_online", "devices[0].clock_offset_s", "-2h", None, "string"),
+    ("clock-offset-absurd", "status_online", "devices[0].clock_offset_s", 1e12, None,
+     "not a clock offset"),
+    ("model-long", "status_online", "devices[0].model", "M" * 65, None, "1-64 characters"),
     # config
     ("batch-size-0", "config", "settings.batch_size", 0, None, "within 1..200, got 0"),
     ("setting-missing", "config", "settings.scan_interval_s", DELETE, None, "missing"),
@@ -500,9 +507,13 @@ def test_the_largest_valid_status_and_config_fit_the_payload_limit():
                 rssi=-127,
                 last_seen=AT,
                 firmware="\U0001f4a5" * MAX_LABEL_LENGTH,
+                model="\U0001f4a5" * MAX_LABEL_LENGTH,
+                serial="\U0001f4a5" * MAX_LABEL_LENGTH,
+                clock_offset_s=-1234567.125,
             )
             for device_id in device_ids
         ),
+        flags=frozenset(GatewayFlag),
     )
     config = GatewayConfig(
         gateway_id="G" * MAX_ID_LENGTH,
