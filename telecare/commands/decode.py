@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="decode a characteristic value given as hex",
         description="Decode one Bluetooth characteristic value (hex bytes) into readings, "
         "or into its record for characteristics that carry no readings.",
-        epilog="example: telecare decode 2a35 1e78005000590007e90b1d080f004800010400",
+        epilog="example: telecare decode 2a35 1e780050005900ea070b1d080f004800010400",
     )
     parser.add_argument("characteristic", help="16-bit UUID (2a35), full UUID or catalog key")
     parser.add_argument("hex", nargs="+", help="the value as hex; spaces and colons are ignored")

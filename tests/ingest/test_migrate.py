@@ -44,7 +44,7 @@ TABLES = {
     "alerts",
     "audit_log",
     "schema_migrations",
-    # 0010_alerting.sql
+    # 0009_alerting.sql
     "monitoring_plans",
     "measurement_schedules",
     "passive_periods",
