@@ -12,13 +12,15 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
 
-from telecare.commands import bench, db, decode, gateway, ingest, simulate
+from telecare.commands import api, bench, db, decode, gateway, ingest, simulate, users
 
 COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     simulate.register,
     gateway.register,
     ingest.register,
+    api.register,
     db.register,
+    users.register,
     decode.register,
     bench.register,
 )

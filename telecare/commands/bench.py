@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from types import MappingProxyType
 
-from telecare.bench import alerts, decode, gateway, ingest
+from telecare.bench import alerts, api, decode, gateway, ingest
 
 
 def _targets() -> MappingProxyType[str, Callable[[], str]]:
@@ -15,6 +15,7 @@ def _targets() -> MappingProxyType[str, Callable[[], str]]:
             "decode": decode.run,
             "ingest": ingest.run,
             "alerts": alerts.run,
+            "api": api.run,
             "gateway": gateway.run,
         }
     )

@@ -52,6 +52,11 @@ TABLES = {
     "webhooks",
     "webhook_deliveries",
     "oximetry_nights",
+    # 0010_api_sessions.sql
+    "refresh_tokens",
+    "gateway_configs",
+    # 0011_reading_rollups.sql (plain PostgreSQL only)
+    "reading_rollups_15m",
 }
 
 # The SQL function holding each StrEnum's strings, and the columns checked against it.

@@ -1,0 +1,1 @@
+"""HTTP endpoints, one router per resource; ``api.app`` includes them all."""
