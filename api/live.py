@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 
 from ingest.alert_event import AlertEvent, EventRelay
@@ -29,6 +30,46 @@ POLL_INTERVAL_S = 1.0
 QUEUE_SIZE = 1000
 # Wait before reconnecting after the database went away.
 RETRY_S = 5.0
+
+
+class _Handover:
+    """A connection made on a worker thread for a coroutine that may be cancelled
+    meanwhile: whichever side comes second closes it, so none is ever left open."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._abandoned = False
+        self._conn: SyncConnection | None = None
+
+    def deliver(self, conn: SyncConnection) -> None:
+        with self._lock:
+            if not self._abandoned:
+                self._conn = conn
+                return
+        conn.close()
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._abandoned = True
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+
+async def _connect(url: str) -> SyncConnection:
+    handover = _Handover()
+
+    def work() -> SyncConnection:
+        conn = connect(url, autocommit=True)
+        handover.deliver(conn)
+        return conn
+
+    try:
+        return await asyncio.to_thread(work)
+    except asyncio.CancelledError:
+        # The thread goes on connecting after the cancel: it must not leak what it makes.
+        handover.abandon()
+        raise
 
 
 class AlertFeed:
@@ -67,7 +108,7 @@ class AlertFeed:
         """Follow the log until cancelled, reconnecting after database failures."""
         while True:
             try:
-                conn = await asyncio.to_thread(connect, self._url, autocommit=True)
+                conn = await _connect(self._url)
             except IngestError as exc:
                 log.warning("alert feed cannot connect: %s", exc)
                 await asyncio.sleep(RETRY_S)
