@@ -38,6 +38,7 @@ from api.routes import (
 )
 from api.settings import ApiSettings
 from api.token import TokenVerifier
+from api.web.router import router as web_router
 
 TITLE = "telecare api"
 # Blocking connections for ingest's write functions (alert lifecycle, monitoring plans):
@@ -57,6 +58,7 @@ ROUTERS = (
     audit.router,
     users.router,
     fhir.router,
+    web_router,
 )
 
 
