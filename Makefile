@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml
 system-deps:
 	@scripts/system-deps
 
-demo: $(STAMP)
-	$(BIN)/telecare simulate
+demo: system-deps $(STAMP)
+	$(BIN)/telecare demo
 
 test: system-deps $(STAMP) check pytest
 

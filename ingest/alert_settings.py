@@ -10,6 +10,7 @@
     TELECARE_ALERT_GATEWAY_OFFLINE_AFTER  seconds offline before a technical alert    1800
     TELECARE_ALERT_DEVICE_SILENT_AFTER    seconds a device in use may be silent       345600
     TELECARE_ALERT_BATTERY_LOW_PERCENT    battery level that raises an alert         20
+    TELECARE_ALERT_CLOCK_SKEW_LIMIT       seconds a device clock may be off           120
     TELECARE_ALERT_WATCHDOG_INTERVAL      seconds between watchdog ticks              30
     TELECARE_WEBHOOK_TIMEOUT              seconds one webhook POST may take           5
     TELECARE_WEBHOOK_MAX_ATTEMPTS         attempts before a delivery fails            8
@@ -26,9 +27,9 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from types import MappingProxyType
 
+from ingest.errors import SettingsError
 from ingest.oximetry_store import LOOKBACK_NIGHTS, SETTLE
 from ingest.rules.settings import RuleSettings
-from ingest.settings import SettingsError
 from ingest.threshold import Severity
 from ingest.webhook import WebhookSettings
 
@@ -137,6 +138,7 @@ VARIABLES: MappingProxyType[str, tuple[str, str, Callable[[str], object]]] = Map
         "TELECARE_ALERT_GATEWAY_OFFLINE_AFTER": ("rules", "gateway_offline_after", _seconds),
         "TELECARE_ALERT_DEVICE_SILENT_AFTER": ("rules", "device_silent_after", _seconds),
         "TELECARE_ALERT_BATTERY_LOW_PERCENT": ("rules", "battery_low_percent", int),
+        "TELECARE_ALERT_CLOCK_SKEW_LIMIT": ("rules", "clock_skew_limit", _seconds),
         "TELECARE_ALERT_ESCALATE_AFTER": ("watchdog", "escalate_after", _seconds),
         "TELECARE_ALERT_RESOLVE_AFTER": ("watchdog", "resolve_after", _seconds),
         "TELECARE_ALERT_RESOLVE_UNACKNOWLEDGED": ("watchdog", "resolve_unacknowledged", _boolean),

@@ -1,9 +1,11 @@
-"""The MQTT side of ingest: receive readings, acknowledge them only after the commit.
+"""The MQTT side of ingest: receive readings and gateway statuses, ack after the commit.
 
 The one module of ingest that imports paho. It connects with a stable client id and a
 persistent session (MQTT 5: Clean Start 0 and a Session Expiry Interval; 3.1.1: Clean
-Session 0), subscribes at QoS 1 in ``on_connect`` (again on every reconnect: a session
-taken over by a same-id client comes back without it), and turns off paho's automatic
+Session 0), subscribes at QoS 1 in ``on_connect`` to every gateway's readings (shared
+when configured) and statuses (never shared: ingest/gateway_status.py), again on every
+reconnect (a session taken over by a same-id client comes back without them; each
+subscribe also brings the retained statuses again), and turns off paho's automatic
 PUBACK (``manual_ack``): a message is acknowledged when the service says its batch is
 committed, never before. Unacknowledged messages are redelivered by the broker after a
 crash or reconnect (MQTT 5.0 section 4.4), which the idempotent store absorbs.
@@ -57,8 +59,6 @@ RECONNECT_DELAY = (1, 30)
 # broker announces in CONNACK (MQTT 5.0 section 3.2.2.3.3), so a broker that enforces a
 # smaller one needs this lowered; Mosquitto 2.0 does not limit incoming QoS 1.
 ACK_INFLIGHT = 100
-# Readings arrive at QoS 1: at least once (ARCHITECTURE.md "Delivery").
-READINGS_QOS = DELIVERY[Channel.READINGS].qos
 _PROTOCOLS = {MqttProtocol.V5: mqtt.MQTTv5, MqttProtocol.V311: mqtt.MQTTv311}
 
 
@@ -82,7 +82,7 @@ class Message:
 
 
 class Consumer:
-    """A persistent-session, manual-ack subscription to every gateway's readings."""
+    """A persistent-session, manual-ack subscription to every gateway's readings and status."""
 
     def __init__(self, settings: IngestSettings) -> None:
         self._settings = settings
@@ -233,13 +233,14 @@ class Consumer:
             "mqtt_connected",
             client_id=self._settings.client_id,
             session_present=flags.session_present,
-            subscription=self._settings.subscription,
+            subscriptions=",".join(name for name, _ in self._settings.subscriptions),
         )
-        # On every connect, not once: see the module docstring.
+        # On every connect, not once: see the module docstring. One SUBSCRIBE, one SUBACK.
+        subscriptions = self._settings.subscriptions
         if self._settings.protocol is MqttProtocol.V5:
-            client.subscribe(self._settings.subscription, options=SubscribeOptions(READINGS_QOS))
+            client.subscribe([(name, SubscribeOptions(qos)) for name, qos in subscriptions])
         else:
-            client.subscribe(self._settings.subscription, qos=READINGS_QOS)
+            client.subscribe(list(subscriptions))
 
     def _on_subscribe(
         self,

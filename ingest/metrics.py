@@ -3,8 +3,8 @@
 The service thread owns a ``Counters`` and bumps it; anyone may take ``snapshot()``,
 a frozen ``Metrics``, which is also what the periodic ``event=metrics`` log line shows.
 Every reading that reaches the database is exactly one of stored, duplicate, conflict
-(``ingest.store``) or quarantined; every message is part of a committed batch or a
-dead letter.
+(``ingest.store``) or quarantined; every message is part of a committed batch, a
+gateway status or a dead letter.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ class Metrics:
     quarantined: int = 0
     # Messages that did not decode (or that the database refused), kept byte for byte.
     dead_letters: int = 0
+    # Gateway status messages committed (ingest.gateway_status_store; replays included).
+    statuses: int = 0
     # Gateway batches committed, and database transactions that committed them.
     batches: int = 0
     commits: int = 0

@@ -1,8 +1,9 @@
 """Messages received but not yet committed, and what each will become.
 
 Every message becomes exactly one of: an ``Arrival`` (a decoded batch, its readings split
-by plausibility into stored and quarantined; ``ingest.store``) or a ``DeadLetter`` (bytes
-that do not decode, kept with the reason). Both are committed together and the messages
+by plausibility into stored and quarantined; ``ingest.store``), a ``StatusReport`` (a
+gateway's status; ``ingest.gateway_status``) or a ``DeadLetter`` (bytes that do not
+decode, kept with the reason). All are committed together and the messages
 then acknowledged in receive order, so a poison message neither blocks the stream nor
 disappears. After the commit each gateway gets an app-level ``Ack`` naming its committed
 batches, and the batches it must stop resending (``rejected``). Pure: no I/O here.
@@ -28,6 +29,7 @@ from gateway.contract import (
 )
 from ingest import plausibility
 from ingest.consumer import Message
+from ingest.gateway_status import StatusReport
 from ingest.store import Arrival
 
 # Reject reasons travel as contract free text: no control characters (gateway.wire).
@@ -47,6 +49,10 @@ class DeadLetter:
     # then the gateway is told to stop resending it.
     gateway_id: str | None = None
     batch_id: str | None = None
+
+
+# What a received message becomes.
+Outcome = Arrival | StatusReport | DeadLetter
 
 
 def classify(message: Message, *, skew: timedelta) -> Arrival | DeadLetter:
@@ -81,12 +87,12 @@ class Pending:
     """What the next commit will hold, in receive order."""
 
     messages: list[Message] = field(default_factory=list)
-    outcomes: list[Arrival | DeadLetter] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
     readings: int = 0
     # monotonic() when the first message was added: the max-delay clock starts there.
     since: float | None = None
 
-    def add(self, message: Message, outcome: Arrival | DeadLetter, *, now: float) -> None:
+    def add(self, message: Message, outcome: Outcome, *, now: float) -> None:
         self.messages.append(message)
         self.outcomes.append(outcome)
         if isinstance(outcome, Arrival):
@@ -106,7 +112,7 @@ class Pending:
         return [outcome for outcome in self.outcomes if isinstance(outcome, DeadLetter)]
 
 
-def app_acks(outcomes: Iterable[Arrival | DeadLetter], *, committed_at: datetime) -> list[Ack]:
+def app_acks(outcomes: Iterable[Outcome], *, committed_at: datetime) -> list[Ack]:
     """One or more acks per gateway: its committed batch ids, then its rejected ones.
 
     Ids are named once each (a replayed batch may arrive twice in one commit), committed
@@ -117,7 +123,11 @@ def app_acks(outcomes: Iterable[Arrival | DeadLetter], *, committed_at: datetime
     for outcome in outcomes:
         if isinstance(outcome, Arrival):
             committed.setdefault(outcome.gateway_id, {})[str(outcome.batch_id)] = None
-        elif outcome.gateway_id is not None and outcome.batch_id is not None:
+        elif (
+            isinstance(outcome, DeadLetter)
+            and outcome.gateway_id is not None
+            and outcome.batch_id is not None
+        ):
             reasons = rejected.setdefault(outcome.gateway_id, {})
             reasons.setdefault(outcome.batch_id, reason_text(outcome.error))
     acks = []

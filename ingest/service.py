@@ -1,8 +1,9 @@
 """The ingest loop: MQTT messages in, one transaction per flush, acks only after commit.
 
-    broker --(QoS 1, manual ack)--> Consumer --get--> classify --> Pending
-        Pending --flush--> [store_batch + dead letters, one transaction] --COMMIT-->
-        app-level Ack per gateway --> PUBACK each message in receive order
+    broker --(QoS 1, manual ack)--> Consumer --get--> by topic channel:
+        readings -> classify (ingest.pending)   status -> StatusSequence (ingest.gateway_status)
+        --> Pending --flush--> [store_batch + statuses + dead letters, one transaction]
+        --COMMIT--> app-level Ack per gateway --> PUBACK each message in receive order
 
 A flush happens when the pending readings reach ``batch_size``, the pending messages
 reach ``receive_maximum`` (the broker sends no more until some are acked), the oldest
@@ -18,6 +19,10 @@ connection for as long as it takes (the broker holds the unacked messages and re
 them to a restarted process). Only a data error (SQLSTATE class 22 or 23) is a poison:
 the flush is then redone message by message and the refused message dead-lettered.
 SIGTERM/SIGINT (``stop``) flush what is pending, ack it and disconnect.
+
+``run_service`` (``telecare ingest``) also runs the watchdog (ingest/watchdog.py) on a
+thread beside the loop, so time-based rules (missing measurements, gateway offline ...)
+need no other process; it stops with the service.
 """
 
 from __future__ import annotations
@@ -30,17 +35,20 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 
 from devices.reading import utc_now
-from gateway.contract import ContractError, parse_topic
+from gateway.contract import Channel, ContractError, parse_topic
 from ingest import logfmt
 from ingest.consumer import Consumer, Message
 from ingest.db import Connection, connect
 from ingest.errors import IngestError
 from ingest.evaluation import evaluate_stored
+from ingest.gateway_status import StatusReport, StatusSequence
+from ingest.gateway_status_store import store_statuses
 from ingest.metrics import Counters, Metrics
 from ingest.migrate import load_migrations
-from ingest.pending import DeadLetter, Pending, app_acks, classify, dead_letter
+from ingest.pending import DeadLetter, Outcome, Pending, app_acks, classify, dead_letter
 from ingest.settings import IngestSettings
 from ingest.store import Arrival, StoreResult, insert_dead_letter, store_batch
+from ingest.watchdog import start_watchdog
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +64,8 @@ METRICS_INTERVAL = 60.0
 # documentation, Appendix A: 22 data exception, 23 integrity constraint violation).
 # Everything else (connection loss, deadlock, missing privilege ...) is retried.
 POISON_SQLSTATE_CLASSES = frozenset({"22", "23"})
+# How long a stopping service waits for the watchdog's current step (s).
+WATCHDOG_STOP_TIMEOUT = 30.0
 
 
 class SchemaNotReadyError(IngestError):
@@ -79,6 +89,7 @@ class IngestService:
         self._connection: Connection | None = None
         self._counters = Counters()
         self._metrics_interval = metrics_interval
+        self._statuses = StatusSequence()
 
     def start(self) -> None:
         """Reach the database and the broker now: a bad URL fails here, not later."""
@@ -173,9 +184,9 @@ class IngestService:
 
     def _receive(self, pending: Pending, message: Message, *, now: float) -> None:
         self._counters.add(received=1, redelivered=int(message.duplicate))
-        outcome: Arrival | DeadLetter
+        outcome: Outcome
         try:
-            outcome = classify(message, skew=self._settings.skew_tolerance)
+            outcome = self._classify(message)
         except Exception as exc:  # a bug must not stop the stream; the bytes are kept
             log.exception("classify failed for a message on %s", message.topic)
             error = f"internal error: {_one_line(exc)}"
@@ -185,6 +196,19 @@ class IngestService:
                 log, logging.WARNING, "dead_letter", topic=outcome.topic, error=outcome.error
             )
         pending.add(message, outcome, now=now)
+
+    def _classify(self, message: Message) -> Outcome:
+        """What the message becomes, by its topic's channel (readings are the default)."""
+        try:
+            gateway_id, channel = parse_topic(message.topic)
+        except ContractError:
+            return classify(message, skew=self._settings.skew_tolerance)  # dead-letters it
+        if channel is not Channel.STATUS:
+            return classify(message, skew=self._settings.skew_tolerance)
+        try:
+            return self._statuses.read(message, gateway_id=gateway_id)
+        except ContractError as exc:
+            return dead_letter(message, error=str(exc), gateway_id=gateway_id)
 
     def _flush(self, pending: Pending, *, stop: threading.Event | None) -> bool:
         """Commit, publish app acks, PUBACK; False when stopped before a commit succeeded."""
@@ -204,9 +228,7 @@ class IngestService:
         self._counters.set(last_commit_at=committed_at, lag_seconds=lag)
         return True
 
-    def _commit(
-        self, pending: Pending, *, stop: threading.Event | None
-    ) -> list[Arrival | DeadLetter] | None:
+    def _commit(self, pending: Pending, *, stop: threading.Event | None) -> list[Outcome] | None:
         """The outcomes as committed, after as many attempts as it takes (or None)."""
         delay = RETRY_DELAY[0]
         while True:
@@ -227,9 +249,7 @@ class IngestService:
                 return None
             delay = min(delay * 2, RETRY_DELAY[1])
 
-    def _store(
-        self, outcomes: Sequence[Arrival | DeadLetter], messages: Sequence[Message]
-    ) -> list[Arrival | DeadLetter]:
+    def _store(self, outcomes: Sequence[Outcome], messages: Sequence[Message]) -> list[Outcome]:
         conn = self._database()
         try:
             with conn.transaction():
@@ -245,11 +265,11 @@ class IngestService:
     def _store_one_by_one(
         self,
         conn: Connection,
-        outcomes: Sequence[Arrival | DeadLetter],
+        outcomes: Sequence[Outcome],
         messages: Sequence[Message],
-    ) -> list[Arrival | DeadLetter]:
+    ) -> list[Outcome]:
         """Isolate what the database refuses; it becomes a dead letter, the rest is stored."""
-        final: list[Arrival | DeadLetter] = []
+        final: list[Outcome] = []
         for outcome, message in zip(outcomes, messages, strict=True):
             try:
                 with conn.transaction():
@@ -268,10 +288,15 @@ class IngestService:
             final.append(outcome)
         return final
 
-    def _write(self, conn: Connection, outcomes: Sequence[Arrival | DeadLetter]) -> StoreResult:
+    def _write(self, conn: Connection, outcomes: Sequence[Outcome]) -> StoreResult:
         arrivals = [outcome for outcome in outcomes if isinstance(outcome, Arrival)]
         result = store_batch(conn, arrivals)
-        evaluate_stored(conn, arrivals, result)  # alerts on arrival, same transaction (#5)
+        # Alerts on arrival, same transaction (#5).
+        evaluate_stored(conn, arrivals, result, settings=self._settings.alerts.rules)
+        statuses = store_statuses(conn, [o for o in outcomes if isinstance(o, StatusReport)])
+        if statuses.unregistered:
+            gateways = ",".join(sorted(statuses.unregistered))
+            logfmt.log(log, logging.WARNING, "status_of_unregistered_gateway", gateways=gateways)
         for outcome in outcomes:
             if isinstance(outcome, DeadLetter):
                 insert_dead_letter(
@@ -284,15 +309,15 @@ class IngestService:
                 )
         return result
 
-    def _count(self, result: StoreResult, outcomes: Sequence[Arrival | DeadLetter]) -> None:
-        batches = sum(isinstance(outcome, Arrival) for outcome in outcomes)
+    def _count(self, result: StoreResult, outcomes: Sequence[Outcome]) -> None:
         self._counters.add(
             stored=result.inserted,
             duplicates=result.duplicates,
             conflicts=result.conflicts,
             quarantined=result.quarantined,
-            dead_letters=len(outcomes) - batches,
-            batches=batches,
+            dead_letters=sum(isinstance(outcome, DeadLetter) for outcome in outcomes),
+            statuses=sum(isinstance(outcome, StatusReport) for outcome in outcomes),
+            batches=sum(isinstance(outcome, Arrival) for outcome in outcomes),
             commits=1,
         )
 
@@ -303,12 +328,21 @@ class IngestService:
 
 
 def run_service(settings: IngestSettings, *, stop: threading.Event) -> Metrics:
-    """Connect to the database and the broker (failing fast), then run until ``stop``."""
+    """Connect to the database and the broker (failing fast), then run the loop and the
+    watchdog until ``stop``."""
     service = IngestService(settings)
+    watchdog_stop = threading.Event()
+    watchdog = None
     try:
         service.start()
+        watchdog = start_watchdog(
+            settings.database_url, stop=watchdog_stop, settings=settings.alerts
+        )
         service.run(stop)
     finally:
+        watchdog_stop.set()
+        if watchdog is not None:
+            watchdog.join(WATCHDOG_STOP_TIMEOUT)
         service.close()
     return service.metrics()
 

@@ -12,6 +12,10 @@
     TELECARE_INGEST_MAX_DELAY        seconds a message waits for its commit   0.5
     TELECARE_INGEST_SKEW_TOLERANCE   seconds measured_at may lie in future    300
 
+Also read: the ``TELECARE_ALERT_*`` and ``TELECARE_WEBHOOK_*`` variables of
+ingest/alert_settings.py (``alerts``), for the rules on arrival and the watchdog that
+runs beside the consumer. The shared group splits the readings only: every process
+subscribes to the gateways' statuses on its own (ingest/gateway_status.py says why).
 Bad values stop the service at start with a ``SettingsError`` naming the variable.
 Passwords stay out of ``repr``.
 """
@@ -29,8 +33,9 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
-from gateway.contract import Channel, ContractError, subscription
-from ingest.errors import IngestError
+from gateway.contract import DELIVERY, Channel, ContractError, subscription
+from ingest.alert_settings import AlertSettings
+from ingest.errors import SettingsError as SettingsError  # also imported from here
 from ingest.plausibility import DEFAULT_SKEW
 
 T = TypeVar("T")
@@ -79,10 +84,6 @@ MAX_MAX_DELAY = 30.0
 CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _CLIENT_ID_PREFIX = "telecare-ingest-"
 _NOT_CLIENT_ID_CHARACTER = re.compile(r"[^A-Za-z0-9._-]")
-
-
-class SettingsError(IngestError):
-    """A setting is missing or malformed; the message names the variable."""
 
 
 class MqttProtocol(StrEnum):
@@ -157,6 +158,8 @@ class IngestSettings:
     batch_size: int = DEFAULT_BATCH_SIZE
     max_delay: float = DEFAULT_MAX_DELAY
     skew_tolerance: timedelta = DEFAULT_SKEW
+    # The rules on arrival and the watchdog's (ingest/alert_settings.py).
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -184,6 +187,14 @@ class IngestSettings:
         """The readings filter this process subscribes to."""
         return subscription(Channel.READINGS, shared_group=self.shared_group)
 
+    @property
+    def subscriptions(self) -> tuple[tuple[str, int], ...]:
+        """Every filter with its QoS: the readings (maybe shared), the statuses (never)."""
+        return (
+            (self.subscription, DELIVERY[Channel.READINGS].qos),
+            (subscription(Channel.STATUS), DELIVERY[Channel.STATUS].qos),
+        )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> IngestSettings:
         """Settings from ``environ``; unset variables take their defaults."""
@@ -206,6 +217,7 @@ class IngestSettings:
                 batch_size=values.read(BATCH_SIZE, int, DEFAULT_BATCH_SIZE),
                 max_delay=values.read(MAX_DELAY, float, DEFAULT_MAX_DELAY),
                 skew_tolerance=values.read(SKEW_TOLERANCE, _seconds, DEFAULT_SKEW),
+                alerts=AlertSettings.from_env(environ),
             )
         except ValueError as exc:
             raise SettingsError(f"bad ingest settings: {exc}") from exc

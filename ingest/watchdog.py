@@ -4,8 +4,10 @@
 call with a controlled clock:
 
     1. missing measurements   slots that closed with no reading raise blue alerts
-    2. gateways and devices   offline, outbox full, battery low, silent (ingest/rules/
-                              technical.py); alerts whose state has cleared resolve
+    2. gateways and devices   offline, outbox full, battery low, silent, clock off
+                              (ingest/rules/technical.py), from what the gateways'
+                              statuses keep in their rows (ingest/gateway_status_store.py);
+                              alerts whose state has cleared resolve
     3. auto-resolve           a missed measurement that came after all; clock and data
                               alerts after a quiet day; breach alerts acknowledged and
                               back in range long enough (WatchdogSettings)
@@ -16,7 +18,8 @@ call with a controlled clock:
 ``dispatch_interval``, relays committed alert events to the in-process ``EventStream``
 and delivers due webhooks. Several watchdogs (one per ingest process) may run at once:
 each step is idempotent and the alert index, advisory locks, row locks and SKIP LOCKED
-keep them from doubling anything. ``start_watchdog`` runs one on a daemon thread.
+keep them from doubling anything. ``start_watchdog`` runs one on a daemon thread;
+``telecare ingest`` starts one beside its consumer (ingest/service.py ``run_service``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from devices.reading import Kind, utc_now
+from gateway.contract import GatewayFlag
 from ingest import logfmt
 from ingest.alert import TechnicalCondition
 from ingest.alert_event import AlertEvent, EventRelay
@@ -70,10 +74,10 @@ SELECT measured_at FROM readings
 WHERE patient_id = %s AND kind = %s AND value IS NOT NULL AND measured_at BETWEEN %s AND %s
 LIMIT 1
 """
-GATEWAYS = "SELECT id, state, status_at, outbox_depth FROM gateways"
+GATEWAYS = "SELECT id, state, status_at, outbox_depth, status_flags FROM gateways"
 # A device's newest reading, kind by kind, so each is one backward index scan.
 DEVICES = """
-SELECT d.id, d.battery_percent, a.since IS NOT NULL,
+SELECT d.id, d.battery_percent, d.clock_offset_s, d.reported_at, a.since IS NOT NULL,
        greatest(d.last_seen, a.since, CASE WHEN a.since IS NOT NULL THEN
            (SELECT max(m.last) FROM unnest(reading_kinds()) AS k (kind), LATERAL (
                 SELECT max(r.measured_at) AS last FROM readings AS r
@@ -191,12 +195,25 @@ def missing_measurements(conn: Connection, now: datetime, settings: AlertSetting
 def technical_states(conn: Connection, now: datetime, settings: AlertSettings) -> tuple[int, int]:
     """Raise or update state alerts for gateways and devices, resolve cleared ones."""
     gateways = [
-        GatewayHealth(gateway_id=i, state=state, status_at=at, outbox_depth=depth)
-        for i, state, at, depth in conn.execute(GATEWAYS)
+        GatewayHealth(
+            gateway_id=i,
+            state=state,
+            status_at=at,
+            outbox_depth=depth,
+            flags=frozenset(GatewayFlag(flag) for flag in flags),
+        )
+        for i, state, at, depth, flags in conn.execute(GATEWAYS)
     ]
     devices = [
-        DeviceHealth(device_id=i, battery_percent=battery, in_use=in_use, last_heard=heard)
-        for i, battery, in_use, heard in conn.execute(DEVICES, {"now": now})
+        DeviceHealth(
+            device_id=i,
+            battery_percent=battery,
+            clock_offset_s=offset,
+            reported_at=reported,
+            in_use=in_use,
+            last_heard=heard,
+        )
+        for i, battery, offset, reported, in_use, heard in conn.execute(DEVICES, {"now": now})
     ]
     candidates = [
         *gateway_candidates(gateways, now=now, settings=settings.rules),
@@ -231,6 +248,23 @@ class Watchdog:
         self._clock = clock
         self._conn: Connection | None = None
         self._relay: EventRelay | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, stop: threading.Event) -> None:
+        """Run on a daemon thread until ``stop`` is set (see ``join``)."""
+        if self._thread is not None:
+            raise RuntimeError("the watchdog is already running")
+        self._thread = threading.Thread(
+            target=self.run, args=(stop,), name="telecare-watchdog", daemon=True
+        )
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread ``start`` began to end; whether it has."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def run(self, stop: threading.Event) -> None:
         watch = self._settings.watchdog
@@ -287,8 +321,5 @@ def start_watchdog(
         settings=settings,
         stream=stream,
     )
-    thread = threading.Thread(
-        target=watchdog.run, args=(stop,), name="telecare-watchdog", daemon=True
-    )
-    thread.start()
+    watchdog.start(stop)
     return watchdog

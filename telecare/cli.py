@@ -12,9 +12,10 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
 
-from telecare.commands import api, bench, db, decode, gateway, ingest, simulate, users
+from telecare.commands import api, bench, db, decode, demo, gateway, ingest, simulate, users
 
 COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
+    demo.register,
     simulate.register,
     gateway.register,
     ingest.register,

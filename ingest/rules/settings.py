@@ -36,9 +36,12 @@ GATEWAY_OFFLINE_AFTER = timedelta(minutes=30)
 DEVICE_SILENT_AFTER = timedelta(days=4)
 # Nightscout's uploader battery alarm is urgent at 20 % (warns at 30 %, clinical.md 4.1).
 BATTERY_LOW_PERCENT = 20
-# The gateway outbox's default capacity (gateway/settings.py, [outbox] capacity): at that
-# depth it starts dropping the oldest continuous samples.
-OUTBOX_FULL_DEPTH = 800_000
+# A device clock further off than this when the gateway read it raises a clock-skew alert.
+# The gateway's own tolerance (gateway/settings.py [ble] clock_tolerance_s, 120 s): beyond
+# it the gateway reports a clock_skew event and sets the clock. Cheap clocks drift a few
+# seconds a day, so this much means a reset clock (battery change) or a zone mistake, and
+# readings the device stored meanwhile carry wrong times.
+CLOCK_SKEW_LIMIT = timedelta(seconds=120)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,7 +63,7 @@ class RuleSettings:
     gateway_offline_after: timedelta = GATEWAY_OFFLINE_AFTER
     device_silent_after: timedelta = DEVICE_SILENT_AFTER
     battery_low_percent: int = BATTERY_LOW_PERCENT
-    outbox_full_depth: int = OUTBOX_FULL_DEPTH
+    clock_skew_limit: timedelta = CLOCK_SKEW_LIMIT
 
     def __post_init__(self) -> None:
         if not timedelta(0) < self.sample_interval <= self.red_sustained:
@@ -74,10 +77,11 @@ class RuleSettings:
         for name in ("late_after", "repeated_window", "gateway_offline_after"):
             if getattr(self, name) <= timedelta(0):
                 raise ValueError(f"{name} must be positive")
-        if self.device_silent_after <= timedelta(0):
-            raise ValueError("device_silent_after must be positive")
-        if self.repeated_count < 1 or self.outbox_full_depth < 1:
-            raise ValueError("repeated_count and outbox_full_depth must be at least 1")
+        for name in ("device_silent_after", "clock_skew_limit"):
+            if getattr(self, name) <= timedelta(0):
+                raise ValueError(f"{name} must be positive")
+        if self.repeated_count < 1:
+            raise ValueError("repeated_count must be at least 1")
         if not 0 <= self.battery_low_percent <= 100:
             raise ValueError("battery_low_percent must lie in 0..100")
 

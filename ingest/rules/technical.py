@@ -2,10 +2,14 @@
 
 On arrival (ingest/alerts.py): a device whose clock is not set or sent no usable time
 (clock skew), and devices that repeatedly send implausible or failed measurements. From
-the watchdog: a gateway offline too long, its outbox full, a device's battery low, a
-device in use that has been silent for days. The watchdog conditions are states: their
-candidates add no count (``count=0``) while the state lasts, and the watchdog resolves
-the alert once the state is gone. Limits: ingest/rules/settings.py.
+the watchdog, on what the gateways' status messages left in the gateways and devices rows
+(ingest/gateway_status_store.py): a gateway offline too long, a gateway reporting its
+outbox full, a device's battery low, a device in use that has been silent for days, and
+a device whose clock the gateway found off by more than the limit. The watchdog
+conditions are states: their candidates add no count (``count=0``) while the state
+lasts. The watchdog resolves gateway offline, outbox full, battery low and device silent
+once the state is gone; clock skew, which arrivals raise too, resolves after a quiet day
+(ingest/watchdog.py). Limits: ingest/rules/settings.py.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from devices.reading import Flag
+from gateway.contract import GatewayFlag, GatewayState
 from ingest.alert import AlertCandidate, Audience, TechnicalCondition
 from ingest.rules.observation import Observation
 from ingest.rules.settings import RuleSettings
@@ -27,22 +32,33 @@ TECHNICAL_SEVERITY = Severity.YELLOW
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GatewayHealth:
-    """A gateway as its last status left it (gateways row)."""
+    """A gateway as its last status left it (gateways row).
+
+    ``state`` is a GatewayState value, or "unknown" before the first status; an offline
+    gateway keeps the flags and depth it last reported.
+    """
 
     gateway_id: str
     state: str
     status_at: datetime | None = None
     outbox_depth: int | None = None
+    flags: frozenset[GatewayFlag] = frozenset()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceHealth:
-    """A device as the fleet knows it (devices row, plus its newest reading)."""
+    """A device as the fleet knows it (devices row, plus its newest reading).
+
+    ``clock_offset_s`` is the device clock minus the gateway's when a gateway last read
+    it (gateway.contract DeviceStatus), ``reported_at`` the status that said so.
+    """
 
     device_id: str
     in_use: bool
     battery_percent: int | None = None
     last_heard: datetime | None = None
+    clock_offset_s: float | None = None
+    reported_at: datetime | None = None
 
 
 def _technical(
@@ -117,11 +133,11 @@ def repeated_candidate(
 def gateway_candidates(
     gateways: Iterable[GatewayHealth], *, now: datetime, settings: RuleSettings
 ) -> list[AlertCandidate]:
-    """Gateways offline for longer than the limit, and gateways whose outbox is full."""
+    """Gateways offline for longer than the limit, and gateways reporting a full outbox."""
     candidates = []
     for gateway in gateways:
         since = gateway.status_at
-        if gateway.state == "offline" and since is not None:
+        if gateway.state == GatewayState.OFFLINE and since is not None:
             offline = now - since
             if offline >= settings.gateway_offline_after:
                 candidates.append(
@@ -135,8 +151,9 @@ def gateway_candidates(
                         direction=Direction.HIGH,
                     )
                 )
-        depth = gateway.outbox_depth
-        if depth is not None and depth >= settings.outbox_full_depth:
+        # The gateway knows its outbox's capacity (gateway/outbox.py); ingest does not.
+        if GatewayFlag.OUTBOX_FULL in gateway.flags:
+            depth = gateway.outbox_depth
             candidates.append(
                 _technical(
                     TechnicalCondition.OUTBOX_FULL,
@@ -144,7 +161,7 @@ def gateway_candidates(
                     first_at=now,
                     last_at=now,
                     count=0,
-                    worst_value=float(depth),
+                    worst_value=None if depth is None else float(depth),
                     direction=Direction.HIGH,
                 )
             )
@@ -154,7 +171,7 @@ def gateway_candidates(
 def device_candidates(
     devices: Iterable[DeviceHealth], *, now: datetime, settings: RuleSettings
 ) -> list[AlertCandidate]:
-    """Devices with a low battery, and devices in use that have been silent too long."""
+    """Devices with a low battery or a clock off, and devices in use silent too long."""
     candidates = []
     for device in devices:
         battery = device.battery_percent
@@ -180,6 +197,21 @@ def device_candidates(
                     last_at=now,
                     count=0,
                     worst_value=(now - heard).total_seconds(),
+                    direction=Direction.HIGH,
+                )
+            )
+        offset = device.clock_offset_s
+        if offset is not None and abs(offset) > settings.clock_skew_limit.total_seconds():
+            reported = device.reported_at
+            candidates.append(
+                _technical(
+                    TechnicalCondition.CLOCK_SKEW,
+                    device_id=device.device_id,
+                    first_at=now if reported is None else min(reported, now),
+                    last_at=now,
+                    count=0,
+                    # How far off, either way (the devices row keeps the sign).
+                    worst_value=abs(offset),
                     direction=Direction.HIGH,
                 )
             )

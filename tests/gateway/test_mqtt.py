@@ -13,7 +13,7 @@ from gateway.settings import MqttProtocol, MqttSettings
 from tests.fixtures.mosquitto import free_port
 from tests.gateway.harness import TIMEOUT, eventually, retained
 
-DEPLOYED_ACL = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "gateways.acl"
+DEPLOYED_ACL = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "acl"
 # Readable, not writable, for anonymous clients (mosquitto.conf(5) acl_file).
 READ_ONLY_ACL = "topic read denied/#\ntopic readwrite allowed/#\n"
 # PUBACK reason codes, MQTT 5.0 section 3.4.2.1.

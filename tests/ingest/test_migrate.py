@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from devices.reading import AbsentReason, Flag, Kind, Unit
-from gateway.contract import DEVICE_ID, GATEWAY_ID
+from gateway.contract import DEVICE_ID, GATEWAY_ID, GatewayFlag
 from ingest.errors import MigrationError
 from ingest.migrate import (
     Migration,
@@ -57,6 +57,8 @@ TABLES = {
     "gateway_configs",
     # 0011_reading_rollups.sql (plain PostgreSQL only)
     "reading_rollups_15m",
+    # 0012_gateway_status.sql
+    "device_sightings",
 }
 
 # The SQL function holding each StrEnum's strings, and the columns checked against it.
@@ -65,6 +67,7 @@ STRING_SETS = {
     "reading_units": (Unit, {"unit", "original_unit"}),
     "absent_reasons": (AbsentReason, {"absent_reason", "kept_absent_reason"}),
     "reading_flags": (Flag, {"flags"}),
+    "gateway_flags": (GatewayFlag, {"status_flags"}),
 }
 # Columns whose names match but which hold something else: an organization's kind is
 # region, municipality or practice.

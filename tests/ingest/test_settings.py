@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from ingest import settings as settings_module
+from ingest.alert_settings import VARIABLES, AlertSettings
 from ingest.settings import (
     Broker,
     IngestSettings,
@@ -68,6 +72,56 @@ def test_every_variable_is_read():
 
 
 @pytest.mark.parametrize(
+    ("group", "subscriptions"),
+    [
+        pytest.param(
+            None,
+            (("telecare/v1/gw/+/readings", 1), ("telecare/v1/gw/+/status", 1)),
+            id="alone",
+        ),
+        pytest.param(
+            "ingest",
+            (("$share/ingest/telecare/v1/gw/+/readings", 1), ("telecare/v1/gw/+/status", 1)),
+            id="statuses-never-shared",
+        ),
+    ],
+)
+def test_the_subscriptions(group, subscriptions):
+    environ = {"TELECARE_DATABASE_URL": DB}
+    if group is not None:
+        environ["TELECARE_MQTT_SHARED_GROUP"] = group
+    assert IngestSettings.from_env(environ).subscriptions == subscriptions
+
+
+def test_the_alert_settings_come_from_the_same_environment():
+    settings = IngestSettings.from_env(
+        {
+            "TELECARE_DATABASE_URL": DB,
+            "TELECARE_ALERT_WATCHDOG_INTERVAL": "2.5",
+            "TELECARE_ALERT_CLOCK_SKEW_LIMIT": "600",
+            "TELECARE_ALERT_GATEWAY_OFFLINE_AFTER": "60",
+        }
+    )
+    defaults = AlertSettings()
+    assert settings.alerts == replace(
+        defaults,
+        rules=replace(
+            defaults.rules,
+            clock_skew_limit=timedelta(minutes=10),
+            gateway_offline_after=timedelta(minutes=1),
+        ),
+        watchdog=replace(defaults.watchdog, interval=2.5),
+    )
+
+
+def test_a_bad_alert_setting_stops_ingest_too():
+    with pytest.raises(SettingsError, match="TELECARE_ALERT_CLOCK_SKEW_LIMIT='0'"):
+        IngestSettings.from_env(
+            {"TELECARE_DATABASE_URL": DB, "TELECARE_ALERT_CLOCK_SKEW_LIMIT": "0"}
+        )
+
+
+@pytest.mark.parametrize(
     ("url", "broker"),
     [
         pytest.param(
@@ -122,3 +176,11 @@ def test_the_default_client_id_is_stable_and_topic_safe():
     assert default_client_id() == default_client_id()
     assert default_client_id().startswith("telecare-ingest-")
     assert not set("+#/ ") & set(default_client_id())
+
+
+def test_the_operations_guide_lists_every_variable_ingest_reads():
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    listed = re.findall(r"TELECARE_[A-Z_]*[A-Z]\b", settings_module.__doc__ or "")
+    variables = {*listed, *VARIABLES}
+    assert len(variables) == 11 + 14
+    assert {name for name in variables if f"`{name}`" not in guide} == set()

@@ -104,20 +104,46 @@ def test_a_gateway_offline_past_the_limit_alerts_the_fleet_until_it_is_back(db, 
     assert [a.status for a in of(db, "gateway_offline")] == [AlertStatus.RESOLVED]
 
 
-def test_low_battery_full_outbox_and_a_silent_device(db, patient):
+def test_low_battery_full_outbox_a_silent_device_and_a_clock_off(db, patient):
     flush(db, spot(Kind.SYSTOLIC, 120.0, at=at(6)))  # the cuff speaks, the oximeter never
-    db.execute("UPDATE devices SET battery_percent = 15 WHERE id = 'cuff-1'")
-    db.execute("UPDATE gateways SET state = 'online', status_at = %s, outbox_depth = 900000",
-               (at(6),))  # fmt: skip
+    db.execute("UPDATE devices SET battery_percent = 15, clock_offset_s = -7200, "
+               "reported_at = %s WHERE id = 'cuff-1'", (at(6),))  # fmt: skip
+    # The flag, as the gateway's status reported it: the depth alone says nothing.
+    db.execute("UPDATE gateways SET state = 'online', status_at = %s, outbox_depth = 812, "
+               "status_flags = '{outbox_full}'", (at(6),))  # fmt: skip
     db.commit()
     tick(db, ENROLLED + timedelta(days=4))
-    found = {(a.condition, a.device_id or a.gateway_id) for a in alerts(db)
+    found = {(a.condition, a.device_id or a.gateway_id, a.worst_value) for a in alerts(db)
              if a.audience == "technical"}  # fmt: skip
     assert found == {
-        (TechnicalCondition.BATTERY_LOW, "cuff-1"),
-        (TechnicalCondition.OUTBOX_FULL, "gw-1"),
-        (TechnicalCondition.DEVICE_SILENT, "oximeter-1"),
+        (TechnicalCondition.BATTERY_LOW, "cuff-1", 15.0),
+        (TechnicalCondition.CLOCK_SKEW, "cuff-1", 7200.0),
+        (TechnicalCondition.OUTBOX_FULL, "gw-1", 812.0),
+        (TechnicalCondition.DEVICE_SILENT, "oximeter-1", 4 * 86400.0),
     }
+
+
+def test_the_states_clear_and_a_corrected_clock_resolves_after_a_quiet_day(db, patient):
+    db.execute("UPDATE devices SET battery_percent = 15, clock_offset_s = 7200, "
+               "reported_at = %s WHERE id = 'cuff-1'", (at(6),))  # fmt: skip
+    db.execute("UPDATE gateways SET state = 'online', status_at = %s, "
+               "status_flags = '{outbox_full}'", (at(6),))  # fmt: skip
+    db.commit()
+    tick(db, at(7))
+    # The next status: battery changed, clock read again and right, outbox drained.
+    db.execute("UPDATE devices SET battery_percent = 100, clock_offset_s = 0.4, "
+               "reported_at = %s WHERE id = 'cuff-1'", (at(8),))  # fmt: skip
+    db.execute("UPDATE gateways SET status_at = %s, status_flags = '{}'", (at(8),))
+    db.commit()
+    tick(db, at(8.5))
+    status = {a.condition: a.status for a in alerts(db) if a.audience == "technical"}
+    assert status == {
+        TechnicalCondition.BATTERY_LOW: AlertStatus.RESOLVED,
+        TechnicalCondition.OUTBOX_FULL: AlertStatus.RESOLVED,
+        TechnicalCondition.CLOCK_SKEW: AlertStatus.OPEN,
+    }
+    tick(db, at(7, day=1))  # a day after the last tick that saw the clock off
+    assert of(db, "clock_skew")[0].status is AlertStatus.RESOLVED
 
 
 def test_an_unacknowledged_red_alert_escalates_on_a_tick(db, patient):
