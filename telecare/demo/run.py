@@ -1,9 +1,10 @@
 """The demo's order of things: broker, database, migrate, seed, services, wait, stop.
 
-Embedded servers are the machine's own Mosquitto and PostgreSQL (telecare.embedded), kept
-in the data directory so a second run finds its data; a URL given for either replaces
-the embedded one. SIGTERM and Ctrl-C stop everything started here, in reverse order,
-and ``run`` returns; a child that dies on its own stops the demo too (exit code 1).
+Embedded servers are the machine's own Mosquitto and PostgreSQL when installed, else
+amqtt and pgserver's binaries (telecare.embedded.selection), kept in the data directory
+so a second run finds its data; a URL given for either replaces the embedded one.
+SIGTERM and Ctrl-C stop everything started here, in reverse order, and ``run`` returns;
+a child that dies on its own stops the demo too (exit code 1).
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ from telecare.demo.plan import (
 )
 from telecare.demo.seed import seed, usernames
 from telecare.demo.services import Service, Services
+from telecare.embedded.amqtt_broker import AmqttBroker
 from telecare.embedded.broker import BrokerConfig, Mosquitto
 from telecare.embedded.postgres import SERVER_USER, PostgresCluster, free_port
+from telecare.embedded.selection import BrokerKind, choose_broker, choose_postgres
 
 DATABASE_NAME = "telecare"
 # Where a root-run demo keeps its cluster when the postgres user cannot reach the data
@@ -56,6 +59,8 @@ INGEST_CLIENT_ID = "telecare-demo-ingest"
 # Ticks of the watchdog (missed measurements, technical alerts) in the demo: seconds, so
 # blue alerts show within the first minutes (production default 30 s, alert_settings.py).
 WATCHDOG_INTERVAL = "5"
+# amqtt speaks only MQTT 3.1.1: the gateways and ingest are told so (their settings).
+AMQTT_CLIENT_ENV = {"TELECARE_MQTT_PROTOCOL": "3.1.1"}
 EXIT_OK = 0
 EXIT_FAILED = 1
 
@@ -107,22 +112,22 @@ def run(options: DemoOptions, *, out: TextIO) -> int:
 def _run(options: DemoOptions, *, services: Services, servers: ExitStack, out: TextIO) -> int:
     step = partial(_step, out)
     mqtt_url = options.mqtt_url
+    mqtt_env: dict[str, str] = {}
     if mqtt_url is None:
-        with step("starting Mosquitto"):
-            broker = Mosquitto(
-                options.data_dir / "mosquitto",
-                port=free_port(),
-                config=BrokerConfig(),
-                detached=True,
-            )
+        kind = choose_broker(os.environ)
+        with step(f"starting {kind} (embedded MQTT broker)"):
+            broker = _broker(kind, options.data_dir)
             servers.callback(broker.stop)  # also when it fails to start in time
             broker.start()
-            services.adopt("mosquitto", broker.pid)
+            services.adopt(kind.value, broker.pid)
             mqtt_url = broker.url
+        if kind is BrokerKind.AMQTT:
+            mqtt_env = AMQTT_CLIENT_ENV
     database_url = options.database_url
     if database_url is None:
-        with step("starting PostgreSQL"):
-            cluster = _cluster(options.data_dir)
+        postgres_kind, bindir = choose_postgres(os.environ)
+        with step(f"starting PostgreSQL ({postgres_kind})"):
+            cluster = _cluster(options.data_dir, bindir=bindir)
             if not cluster.initialized:
                 cluster.init()
             elif cluster.is_running():  # left behind by a demo that was killed
@@ -145,7 +150,7 @@ def _run(options: DemoOptions, *, services: Services, servers: ExitStack, out: T
     api_url = f"http://{options.api_host}:{api_port}"
     services.note_url("api", api_url)
     with step("starting ingest"):
-        services.start(_ingest(database_url=database_url, mqtt_url=mqtt_url))
+        services.start(_ingest(database_url=database_url, mqtt_url=mqtt_url, mqtt_env=mqtt_env))
     with step(f"starting the api on {api_url}"):
         services.start(
             _api(
@@ -159,7 +164,7 @@ def _run(options: DemoOptions, *, services: Services, servers: ExitStack, out: T
         _wait_for_api(api_url, services=services)
     with step(f"starting {len(running_gateways())} simulated gateways"):
         for gateway in running_gateways():
-            services.start(_gateway(gateway, mqtt_url=mqtt_url, options=options))
+            services.start(_gateway(gateway, mqtt_url=mqtt_url, mqtt_env=mqtt_env, options=options))
     _banner(
         out,
         api_url=api_url,
@@ -177,7 +182,13 @@ def _run(options: DemoOptions, *, services: Services, servers: ExitStack, out: T
         time.sleep(POLL_INTERVAL)
 
 
-def _ingest(*, database_url: str, mqtt_url: str) -> Service:
+def _broker(kind: BrokerKind, data_dir: Path) -> Mosquitto | AmqttBroker:
+    if kind is BrokerKind.AMQTT:
+        return AmqttBroker(data_dir / "amqtt", port=free_port(), detached=True)
+    return Mosquitto(data_dir / "mosquitto", port=free_port(), config=BrokerConfig(), detached=True)
+
+
+def _ingest(*, database_url: str, mqtt_url: str, mqtt_env: dict[str, str]) -> Service:
     return Service(
         name="ingest",
         argv=("ingest",),
@@ -187,6 +198,7 @@ def _ingest(*, database_url: str, mqtt_url: str) -> Service:
             "TELECARE_MQTT_URL": mqtt_url,
             "TELECARE_MQTT_CLIENT_ID": INGEST_CLIENT_ID,
             "TELECARE_ALERT_WATCHDOG_INTERVAL": WATCHDOG_INTERVAL,
+            **mqtt_env,
         },
     )
 
@@ -206,7 +218,9 @@ def _api(*, database_url: str, mqtt_url: str, host: str, port: int, secret: str)
     )
 
 
-def _gateway(gateway: GatewayPlan, *, mqtt_url: str, options: DemoOptions) -> Service:
+def _gateway(
+    gateway: GatewayPlan, *, mqtt_url: str, mqtt_env: dict[str, str], options: DemoOptions
+) -> Service:
     scenarios = [arg for scenario in gateway.scenarios for arg in ("--scenario", scenario.value)]
     return Service(
         name=gateway.gateway_id,
@@ -224,17 +238,18 @@ def _gateway(gateway: GatewayPlan, *, mqtt_url: str, options: DemoOptions) -> Se
             "TELECARE_GATEWAY_ID": gateway.gateway_id,
             "TELECARE_GATEWAY_STATE_DIR": str(options.data_dir / "gateways" / gateway.gateway_id),
             "TELECARE_MQTT_URL": mqtt_url,
+            **mqtt_env,
         },
     )
 
 
-def _cluster(data_dir: Path) -> PostgresCluster:
+def _cluster(data_dir: Path, *, bindir: Path) -> PostgresCluster:
     """The demo's cluster, in the data directory when the server's user can reach it."""
     base_dir = data_dir / "postgres"
     if os.geteuid() == 0 and not _reachable_by(SERVER_USER, data_dir):
         digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
         base_dir = ROOT_CLUSTER_BASE / digest
-    return PostgresCluster(base_dir=base_dir)
+    return PostgresCluster(bindir=bindir, base_dir=base_dir)
 
 
 def _reachable_by(username: str, directory: Path) -> bool:

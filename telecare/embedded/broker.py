@@ -132,22 +132,10 @@ class Mosquitto:
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
                 raise RuntimeError(f"mosquitto exited at start:\n{self.log()}")
-            if self._answers_connect():
+            if answers_connect(self.host, self.port):
                 return
             time.sleep(_POLL_INTERVAL)
         raise RuntimeError(f"mosquitto did not serve within {_START_TIMEOUT} s:\n{self.log()}")
-
-    def _answers_connect(self) -> bool:
-        try:
-            with socket.create_connection((self.host, self.port), timeout=1.0) as sock:
-                sock.sendall(_PROBE_CONNECT)
-                answer = sock.recv(4)
-                if answer[:1] == bytes([_CONNACK]):
-                    sock.sendall(_DISCONNECT)
-                    return True
-        except OSError:
-            pass
-        return False
 
     def _render(self) -> str:
         config = self.config
@@ -183,6 +171,24 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def answers_connect(host: str, port: int) -> bool:
+    """Whether an MQTT broker answers a 3.1.1 CONNECT on ``host:port`` yet."""
+    try:
+        with socket.create_connection((host, port), timeout=1.0) as sock:
+            sock.sendall(_PROBE_CONNECT)
+            answer = sock.recv(4)
+            if answer[:1] == bytes([_CONNACK]):
+                sock.sendall(_DISCONNECT)
+                return True
+    except OSError:
+        pass
+    return False
+
+
+def mosquitto_installed() -> bool:
+    return shutil.which("mosquitto", path=_SEARCH_PATH) is not None
 
 
 def _flag(value: bool) -> str:

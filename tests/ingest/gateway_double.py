@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from devices.reading import Kind, Reading, Unit
 from gateway.contract import (
@@ -86,14 +86,22 @@ def wait_until(predicate: Callable[[], bool], *, timeout: float = TIMEOUT, what:
 class GatewayDouble:
     """One MQTT client per gateway id set; acks for every id are collected."""
 
-    def __init__(self, url_host: str, port: int, *, client_id: str, gateway_ids: Iterable[str]):
+    def __init__(
+        self,
+        url_host: str,
+        port: int,
+        *,
+        client_id: str,
+        gateway_ids: Iterable[str],
+        protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5,
+    ):
         self.acks: list[Ack] = []
         # Called on paho's thread as each ack arrives, before it is recorded.
         self.on_ack: Callable[[Ack], None] | None = None
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol
         )
         ack_qos = DELIVERY[Channel.ACK].qos
         ack_topics = [(topic(gw, Channel.ACK), ack_qos) for gw in gateway_ids]
