@@ -121,13 +121,20 @@ async def pooled(pool: Pool) -> AsyncIterator[Connection]:
 
 @asynccontextmanager
 async def connect(url: str) -> AsyncIterator[Connection]:
-    """One connection to ``url`` (the command line's), closed on exit."""
+    """One connection to ``url`` (the command line's), closed on exit; a constraint the
+    work breaks comes out as the api error it means (a duplicate user is a conflict)."""
     try:
         conn = await psycopg.AsyncConnection.connect(url, **_CONNECTION_KWARGS)
     except psycopg.OperationalError as exc:
         raise UnavailableError(f"cannot connect to the database: {exc}") from exc
     async with conn:
-        yield conn
+        try:
+            yield conn
+        except psycopg.Error as exc:
+            meant = translate(exc)
+            if meant is None:
+                raise
+            raise meant from exc
 
 
 def translate(exc: psycopg.Error) -> ApiError | None:

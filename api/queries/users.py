@@ -223,6 +223,20 @@ async def set_password(
         await conn.execute(_REVOKE_TOKENS, (user_id,))
 
 
+async def link_external_identity(
+    conn: Connection, user_id: int, *, issuer: str, subject: str, organization_id: int | None
+) -> None:
+    """Let the user sign in with ``subject``'s tokens from the OIDC ``issuer``; their
+    own password (if any) keeps working. One external identity names one user."""
+    cur = await conn.execute(
+        """UPDATE users u SET external_issuer = %(issuer)s, external_subject = %(subject)s
+        WHERE u.id = %(id)s AND (%(org)s::bigint IS NULL OR u.organization_id = %(org)s)""",
+        {"id": user_id, "org": organization_id, "issuer": issuer, "subject": subject},
+    )
+    if cur.rowcount != 1:
+        raise NotFoundError("no such user")
+
+
 async def load_principal(conn: Connection, user_id: int) -> Principal | None:
     """The enabled user ``user_id`` as a principal, or None."""
     cur = await conn.execute(

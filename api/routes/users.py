@@ -19,8 +19,22 @@ from api.errors import NotFoundError
 from api.principal import Principal, Role
 from api.problem import responses
 from api.queries import care_teams
-from api.queries.users import create_user, disable_user, get_user, list_users, set_password
-from api.schemas.users import CareTeamCreate, CareTeamOut, PasswordBody, UserCreate, UserOut
+from api.queries.users import (
+    create_user,
+    disable_user,
+    get_user,
+    link_external_identity,
+    list_users,
+    set_password,
+)
+from api.schemas.users import (
+    CareTeamCreate,
+    CareTeamOut,
+    ExternalIdentityBody,
+    PasswordBody,
+    UserCreate,
+    UserOut,
+)
 
 router = APIRouter(tags=["administration"])
 
@@ -46,6 +60,11 @@ async def user_create(auditor: AuditorDep, caller: Admin, body: UserCreate) -> U
         organization_id=caller.organization_id,
         password=body.password,
         patient_id=body.patient_id,
+        external=(
+            None
+            if body.external_identity is None
+            else (body.external_identity.issuer, body.external_identity.subject)
+        ),
     )
     if user.patient_id is not None:
         await auditor.record([user.patient_id], action=Action.CREATE, resource="users")
@@ -70,6 +89,23 @@ async def user_password(
     auditor: AuditorDep, caller: Admin, user_id: int, body: PasswordBody
 ) -> Response:
     await set_password(auditor.conn, user_id, body.password, organization_id=caller.organization_id)
+    return Response(status_code=HTTPStatus.NO_CONTENT)
+
+
+@router.put(
+    "/users/{user_id}/external-identity", status_code=HTTPStatus.NO_CONTENT, responses=_CHANGE
+)
+async def user_external_identity(
+    auditor: AuditorDep, caller: Admin, user_id: int, body: ExternalIdentityBody
+) -> Response:
+    """Let the user sign in with the region's identity provider (OIDC ``iss``/``sub``)."""
+    await link_external_identity(
+        auditor.conn,
+        user_id,
+        issuer=body.issuer,
+        subject=body.subject,
+        organization_id=caller.organization_id,
+    )
     return Response(status_code=HTTPStatus.NO_CONTENT)
 
 

@@ -5,6 +5,10 @@
     telecare users list [--organization ORG]
     telecare users disable nurse1
     telecare users set-password nurse1
+    telecare users link-oidc nurse1 --issuer https://idp.example/realms/care --subject 2f1c...
+
+A user signs in with a password, with tokens of the OIDC issuer the api trusts
+(``create --oidc-issuer ISSUER --oidc-subject SUB`` makes a user without a password), or both.
 
 Passwords are read from standard input when it is not a terminal (one line), else
 prompted for twice without echo; they never appear on the command line, which every
@@ -22,7 +26,7 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from api.db import Connection, connect
-from api.errors import ApiError
+from api.errors import ApiError, InvalidError
 from api.principal import Role
 from api.queries.users import (
     OrganizationKind,
@@ -30,6 +34,7 @@ from api.queries.users import (
     create_user,
     disable_user,
     find_organization,
+    link_external_identity,
     list_users,
     set_password,
     user_id_by_name,
@@ -62,6 +67,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
     create.add_argument("--display-name", help="name shown to others (default: the user name)")
     create.add_argument("--patient-id", type=int, help="the patient a patient account is for")
+    create.add_argument("--oidc-issuer", help="sign in with this OIDC issuer's tokens, no password")
+    create.add_argument("--oidc-subject", help="the user's subject (sub claim) at that issuer")
     create.set_defaults(handler=_runner(_create))
 
     listing = actions.add_parser("list", help="list users")
@@ -75,6 +82,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     password = actions.add_parser("set-password", help="replace a user's password")
     password.add_argument("username")
     password.set_defaults(handler=_runner(_set_password))
+
+    link = actions.add_parser("link-oidc", help="let a user sign in with an OIDC issuer's tokens")
+    link.add_argument("username")
+    link.add_argument("--issuer", required=True, help="the issuer (iss claim) the api trusts")
+    link.add_argument("--subject", required=True, help="the user's subject (sub claim)")
+    link.set_defaults(handler=_runner(_link_oidc))
 
 
 def _runner(action: Action) -> Callable[[argparse.Namespace], int]:
@@ -119,6 +132,9 @@ async def _create_organization(conn: Connection, args: argparse.Namespace) -> No
 
 
 async def _create(conn: Connection, args: argparse.Namespace) -> None:
+    if (args.oidc_issuer is None) != (args.oidc_subject is None):
+        raise InvalidError("give both --oidc-issuer and --oidc-subject, or neither")
+    external = None if args.oidc_issuer is None else (args.oidc_issuer, args.oidc_subject)
     organization_id = await find_organization(conn, args.organization)
     user = await create_user(
         conn,
@@ -126,8 +142,9 @@ async def _create(conn: Connection, args: argparse.Namespace) -> None:
         display_name=args.display_name or args.username,
         role=Role(args.role),
         organization_id=organization_id,
-        password=read_password(),
+        password=read_password() if external is None else None,
         patient_id=args.patient_id,
+        external=external,
     )
     print(f"user {user.id} {user.username!r} created ({user.role.value})")
 
@@ -152,3 +169,11 @@ async def _set_password(conn: Connection, args: argparse.Namespace) -> None:
     user_id = await user_id_by_name(conn, args.username)
     await set_password(conn, user_id, read_password(), organization_id=None)
     print(f"password of {args.username!r} replaced")
+
+
+async def _link_oidc(conn: Connection, args: argparse.Namespace) -> None:
+    user_id = await user_id_by_name(conn, args.username)
+    await link_external_identity(
+        conn, user_id, issuer=args.issuer, subject=args.subject, organization_id=None
+    )
+    print(f"{args.username!r} signs in as {args.subject!r} of {args.issuer}")

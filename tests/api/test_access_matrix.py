@@ -545,6 +545,15 @@ ENDPOINTS = (
         audit="none",
     ),
     Endpoint(
+        name="user-external-identity",
+        method="PUT",
+        path=lambda w: f"/users/{w.users['disabled_a']}/external-identity",
+        body=lambda w: {"issuer": "https://idp.example/realms/care", "subject": "matrix"},
+        ok=frozenset({"admin_m1"}),
+        forbidden=EVERYONE - ADMINS,
+        audit="none",
+    ),
+    Endpoint(
         name="care-teams",
         method="GET",
         path=lambda w: "/care-teams",
@@ -939,6 +948,7 @@ def _template(endpoint: Endpoint) -> str:
         "user": "/users/{user_id}",
         "user-disable": "/users/{user_id}/disable",
         "user-password": "/users/{user_id}/password",
+        "user-external-identity": "/users/{user_id}/external-identity",
         "member-add": "/care-teams/{team_id}/members/{user_id}",
         "member-remove": "/care-teams/{team_id}/members/{user_id}",
         "team-patient-add": "/care-teams/{team_id}/patients/{patient_id}",

@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import OidcSettings
-from tests.api.conftest import bearer, settings_for
+from tests.api.conftest import bearer, mint, settings_for
+from tests.api.test_auth import login
 
 ISSUER = "https://idp.region.example/realms/care"
 AUDIENCE = "telecare"
@@ -118,3 +119,58 @@ def test_the_external_issuer_cannot_use_our_symmetric_algorithm(oidc_client, jwk
         claims, "public-material-" + jwks_url, algorithm="HS256", headers={"kid": KID}
     )
     assert oidc_client.get("/me", headers=bearer(forged)).status_code == 401
+
+
+def test_admins_give_users_an_external_identity(oidc_client, key, fresh_world_db):
+    world = fresh_world_db.world
+    admin = bearer(mint(world, "admin_m1"))
+    created = oidc_client.post(
+        "/users",
+        json={
+            "username": "nurse_sso",
+            "display_name": "Nurse by the region's sign-in",
+            "role": "nurse",
+            "external_identity": {"issuer": ISSUER, "subject": "sso-1"},
+        },
+        headers=admin,
+    )
+    assert created.status_code == 201
+    me = oidc_client.get("/me", headers=bearer(external_token(key, "sso-1")))
+    assert me.json()["user_id"] == created.json()["id"]
+    # No password was set, so none signs in.
+    assert login(oidc_client, "nurse_sso", "any twelve characters").status_code == 401
+
+    nurse = world.users["nurse_a"]
+    link = {"issuer": ISSUER, "subject": "sso-2"}
+    assert (
+        oidc_client.put(f"/users/{nurse}/external-identity", json=link, headers=admin).status_code
+        == 204
+    )
+    me = oidc_client.get("/me", headers=bearer(external_token(key, "sso-2")))
+    assert me.json()["user_id"] == nurse
+    # One external identity names one user; another organization's users are not found.
+    taken = {"issuer": ISSUER, "subject": "sso-1"}
+    assert (
+        oidc_client.put(f"/users/{nurse}/external-identity", json=taken, headers=admin).status_code
+        == 409
+    )
+    foreign = world.users["nurse_c"]
+    assert (
+        oidc_client.put(f"/users/{foreign}/external-identity", json=link, headers=admin).status_code
+        == 404
+    )
+    nurse_token = bearer(mint(world, "nurse_a"))
+    assert (
+        oidc_client.put(
+            f"/users/{nurse}/external-identity", json=link, headers=nurse_token
+        ).status_code
+        == 403
+    )
+
+
+def test_a_user_needs_a_way_to_sign_in(oidc_client, fresh_world_db):
+    admin = bearer(mint(fresh_world_db.world, "admin_m1"))
+    body = {"username": "nobody", "display_name": "Nobody", "role": "nurse"}
+    answer = oidc_client.post("/users", json=body, headers=admin)
+    assert answer.status_code == 422
+    assert "a password, an external identity or both" in answer.text

@@ -73,3 +73,31 @@ def test_no_database_url(monkeypatch, capsys):
     monkeypatch.delenv("TELECARE_DATABASE_URL", raising=False)
     assert telecare("users", "list") == 2
     assert capsys.readouterr().err == "error: give --database-url or set TELECARE_DATABASE_URL\n"
+
+
+def test_users_of_an_external_identity_provider(database_url, stdin, capsys):
+    url = ("--database-url", database_url)
+    issuer = "https://idp.region.example/realms/care"
+    telecare("users", *url, "create-organization", "--kind", "region", "Region Syd")
+    sso = ("--oidc-issuer", issuer, "--oidc-subject", "sso-1")
+    assert telecare("users", *url, "create", "doc1", "--organization", "Region Syd",
+                    "--role", "clinician", *sso) == 0  # fmt: skip
+    stdin(PASSWORD + "\n")
+    assert telecare("users", *url, "create", "nurse2", "--organization", "Region Syd",
+                    "--role", "nurse") == 0  # fmt: skip
+    link = ("--issuer", issuer, "--subject", "sso-2")
+    assert telecare("users", *url, "link-oidc", "nurse2", *link) == 0
+    assert f"'nurse2' signs in as 'sso-2' of {issuer}" in capsys.readouterr().out
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT username, password_hash IS NOT NULL, external_issuer, external_subject "
+            "FROM users ORDER BY username"
+        ).fetchall()
+    assert rows == [("doc1", False, issuer, "sso-1"), ("nurse2", True, issuer, "sso-2")]
+
+    half = ("--oidc-issuer", issuer)
+    assert telecare("users", *url, "create", "x", "--organization", "Region Syd",
+                    "--role", "nurse", *half) == 2  # fmt: skip
+    assert "give both --oidc-issuer and --oidc-subject" in capsys.readouterr().err
+    assert telecare("users", *url, "link-oidc", "doc1", *link) == 2
+    assert "already exists" in capsys.readouterr().err
