@@ -25,7 +25,7 @@ from gateway.contract import Channel, ContractError, check_device_id, check_gate
 
 DEVICE_COLUMNS = """d.id, d.model, d.serial_number, d.bluetooth_address::text AS bluetooth_address,
        d.lifecycle_state, d.firmware_revision, d.battery_percent, d.rssi_dbm, d.last_seen,
-       d.last_gateway_id"""
+       d.last_gateway_id, d.reported_model, d.reported_serial, d.clock_offset_s"""
 _DEVICE = f"""
 SELECT {DEVICE_COLUMNS},
        (SELECT a.patient_id FROM device_assignments a
@@ -47,7 +47,8 @@ ORDER BY lower(a.period) DESC, a.id DESC
 LIMIT %(limit)s
 """
 _GATEWAY = """
-SELECT g.id, g.state, g.software_version, g.outbox_depth, g.status_at, g.last_seen
+SELECT g.id, g.state, g.software_version, g.outbox_depth, g.status_flags, g.status_at,
+       g.last_seen
 FROM gateways g
 WHERE g.organization_id = %(org)s AND (%(id)s::text IS NULL OR g.id = %(id)s)
 ORDER BY g.id LIMIT %(limit)s OFFSET %(offset)s

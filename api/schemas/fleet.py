@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.lifecycle import DeviceState
-from gateway.contract import MAX_DEVICES_PER_GATEWAY, MAX_ID_LENGTH
+from gateway.contract import MAX_DEVICES_PER_GATEWAY, MAX_ID_LENGTH, GatewayFlag
 
 
 class DeviceOut(BaseModel):
@@ -24,6 +24,12 @@ class DeviceOut(BaseModel):
     rssi_dbm: int | None
     last_seen: datetime | None
     last_gateway_id: str | None
+    # What the device itself reported (Device Information Service): a model or serial
+    # other than the registered one means the wrong device went to this home.
+    reported_model: str | None
+    reported_serial: str | None
+    # Device clock minus gateway clock when last read, in seconds.
+    clock_offset_s: float | None
     # The patient the device is assigned to now, if any (for delivery and collection).
     patient_id: int | None
 
@@ -76,6 +82,8 @@ class GatewayOut(BaseModel):
     state: str
     software_version: str | None
     outbox_depth: int | None
+    # Conditions the gateway's last status named (an offline gateway keeps them).
+    status_flags: list[GatewayFlag]
     status_at: datetime | None
     last_seen: datetime | None
 

@@ -43,6 +43,7 @@ def test_gateways_of_the_own_organization_only(client, headers):
             "state": "online",
             "software_version": "1.0.0",
             "outbox_depth": 0,
+            "status_flags": [],
             "status_at": "2026-11-28T06:00:00Z",
             "last_seen": "2026-11-28T06:00:00Z",
         }
@@ -170,3 +171,20 @@ def test_config_push_without_a_broker_is_503(fresh_world_db, broker):
         pushed = client.put("/fleet/gateways/gw-m1/config", json={"devices": []}, headers=fleet)
     assert pushed.status_code == 503
     assert pushed.json()["code"] == "unavailable"
+
+
+def test_gateway_conditions_and_what_devices_report(fresh_client, fresh_world_db, sql):
+    sql("UPDATE gateways SET status_flags = '{bluetooth_unavailable}' WHERE id = 'gw-m1'")
+    sql(
+        "UPDATE devices SET reported_model = 'BM54', reported_serial = 'X-1', "
+        "clock_offset_s = -312.5 WHERE id = 'spare-m1'"
+    )
+    headers = bearer(mint(fresh_world_db.world, "fleet_m1"))
+    gateway = fresh_client.get("/fleet/gateways/gw-m1", headers=headers).json()
+    assert gateway["status_flags"] == ["bluetooth_unavailable"]
+    device = fresh_client.get("/fleet/devices/spare-m1", headers=headers).json()
+    assert (device["reported_model"], device["reported_serial"], device["clock_offset_s"]) == (
+        "BM54",
+        "X-1",
+        -312.5,
+    )

@@ -310,3 +310,15 @@ def test_clinician_sets_a_measurement_schedule(signed_in, sql, world) -> None:
         f"/web/patients/{patient}/schedules/spo2", data={**form, "times": "eight o'clock"}
     )
     assert bad.status_code == 422
+
+
+def test_fleet_page_shows_gateway_conditions_and_swapped_devices(signed_in, sql) -> None:
+    sql("UPDATE gateways SET status_flags = '{outbox_full}' WHERE id = 'gw-m1'")
+    sql("UPDATE devices SET reported_serial = 'SN-elsewhere' WHERE id = 'spare-m1'")
+    page = signed_in("fleet_m1").get("/web/fleet")
+    gateway = re.search(r'<tr data-gateway="gw-m1">.*?</tr>', page.text, re.S)
+    assert gateway is not None
+    assert "outbox full" in gateway.group()
+    device = re.search(r'<tr data-device="spare-m1">.*?</tr>', page.text, re.S)
+    assert device is not None
+    assert "(reports SN-elsewhere)" in device.group()
