@@ -58,13 +58,22 @@ class WatchdogSettings:
     missing_lookback: timedelta = timedelta(days=2)
     night_settle: timedelta = SETTLE
     night_lookback: int = LOOKBACK_NIGHTS
+    # A stranger's device no gateway has reported for this long is forgotten: sightings
+    # help the fleet find an unregistered device at delivery, not to track neighbours.
+    sighting_retention: timedelta = timedelta(days=30)
 
     def __post_init__(self) -> None:
         for name in ("interval", "dispatch_interval"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of seconds")
-        for name in ("escalate_after", "resolve_after", "technical_quiet", "missing_lookback"):
+        for name in (
+            "escalate_after",
+            "resolve_after",
+            "technical_quiet",
+            "missing_lookback",
+            "sighting_retention",
+        ):
             if getattr(self, name) <= timedelta(0):
                 raise ValueError(f"{name} must be positive")
         if self.night_lookback < 1:

@@ -13,6 +13,8 @@ call with a controlled clock:
                               back in range long enough (WatchdogSettings)
     4. escalation             red alerts still unacknowledged notify (alert_store)
     5. oximetry nights        summaries of nights that ended (ingest/oximetry_store.py)
+    6. sightings              unregistered devices no gateway reported for
+                              ``sighting_retention`` are forgotten
 
 ``Watchdog.run`` calls ``tick`` every ``interval`` seconds and, every
 ``dispatch_interval``, relays committed alert events to the in-process ``EventStream``
@@ -123,6 +125,7 @@ class TickReport:
     resolved: int = 0
     escalated: int = 0
     nights: int = 0
+    forgotten_sightings: int = 0
 
 
 def tick(conn: Connection, now: datetime, settings: AlertSettings | None = None) -> TickReport:
@@ -147,11 +150,16 @@ def tick(conn: Connection, now: datetime, settings: AlertSettings | None = None)
         nights = summarize_due_nights(
             conn, now=now, settle=watch.night_settle, lookback=watch.night_lookback
         )
+    with conn.transaction():
+        forgotten = conn.execute(
+            "DELETE FROM device_sightings WHERE reported_at < %s", (now - watch.sighting_retention,)
+        ).rowcount
     return TickReport(
         applied=applied + changed,
         resolved=len(resolved) + cleared,
         escalated=len(escalated),
         nights=nights,
+        forgotten_sightings=forgotten,
     )
 
 

@@ -16,8 +16,10 @@ from gateway.contract import (
     encode,
     offline_status,
 )
+from ingest.alert_settings import AlertSettings
 from ingest.gateway_status import StatusReport, StatusSequence
 from ingest.gateway_status_store import StatusResult, store_statuses
+from ingest.watchdog import tick
 from tests.ingest.alerting import add_gateway
 from tests.ingest.gateway_double import EPOCH
 from tests.ingest.seed import add_device, add_organization
@@ -298,3 +300,16 @@ def test_two_processes_in_any_interleaving_end_where_the_sequence_ends(db, org, 
         assert status_at in trailing
         if heard_by_b == list(range(len(sequence))):
             assert status_at == trailing[0]
+
+
+def test_the_watchdog_forgets_sightings_nobody_reported_for_a_month(db, org):
+    retention = AlertSettings().watchdog.sighting_retention
+    old = DeviceStatus(device_id="AA:BB:CC:DD:EE:01", rssi=-90, last_seen=T0)
+    store(db, report(online(T0, old)))
+    recent = DeviceStatus(device_id="AA:BB:CC:DD:EE:02", rssi=-70, last_seen=T0)
+    store(db, report(online(T0 + retention, recent)))
+    report_ = tick(db, T0 + retention + MINUTE)
+    assert report_.forgotten_sightings == 1
+    remaining = [row[0] for row in db.execute(SIGHTINGS).fetchall()]
+    db.rollback()
+    assert remaining == ["AA:BB:CC:DD:EE:02"]
