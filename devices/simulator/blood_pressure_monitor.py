@@ -31,10 +31,9 @@ from devices.blood_pressure import (
 )
 from devices.ieee11073 import Number
 from devices.reading import MMHG_PER_KPA, AbsentReason, Flag, Unit
-from devices.simulator.identity import Identity, identity_for
+from devices.simulator.hardware import Hardware
+from devices.simulator.identity import Identity
 from devices.simulator.physiology import Physiology, mean_arterial_pressure
-from devices.simulator.randomness import seeded, whole
-from devices.simulator.wall_clock import WallClock, wall_time
 
 # What the simulated cuff detects (0x2A49): the Omron-style trio.
 FEATURE = BloodPressureFeature(
@@ -48,9 +47,13 @@ FEATURE = BloodPressureFeature(
 )
 
 MODEL = "SIM-BP1"
-_SERIAL_PREFIX = "BP"
-_HARDWARE_REVISION = "A"
-_FIRMWARE_REVISION = "1.0.0"
+HARDWARE = Hardware(
+    model=MODEL,
+    serial_prefix="BP",
+    hardware_revision="A",
+    firmware_revision="1.0.0",
+    battery_at_power_on=(70, 100),  # percent (model choice)
+)
 
 # Records a cuff keeps per user; Omron home monitors hold 60-100 (model choice: 100).
 CAPACITY = 100
@@ -65,9 +68,8 @@ _DEFLATE_RATE = 4.0  # mmHg/s
 _EXHAUST_BELOW = 15.0  # mmHg below diastolic
 _NOTIFY_EVERY = timedelta(seconds=1)
 
-# Battery: a charge between these at power-on, 1 % used per so many measurements (the
-# pump draws almost all the current).
-_BATTERY_AT_POWER_ON = (70, 100)
+# Battery (charge at power-on: HARDWARE): 1 % used per so many measurements (the pump
+# draws almost all the current).
 _MEASUREMENTS_PER_PERCENT = 5
 
 _KPA_DECIMALS = 1  # kPa cuffs show one decimal (A&D example 17.6 kPa, ble.md 1.3)
@@ -108,22 +110,10 @@ class SimulatedBloodPressureMonitor:
         self.physiology = physiology
         self.unit = unit
         self.user_id = user_id
-        self.identity: Identity = identity_for(
-            physiology.seed,
-            model=MODEL,
-            serial_prefix=_SERIAL_PREFIX,
-            hardware_revision=_HARDWARE_REVISION,
-            firmware_revision=_FIRMWARE_REVISION,
-        )
-        anchor = physiology.anchor
-        self.clock = WallClock(
-            powered_on=anchor,
-            wall=None if physiology.profile.clock_unset else wall_time(anchor, tz=device_tz),
-            drift_ppm=clock_drift_ppm,
-        )
-        self._battery_at_power_on = whole(
-            seeded(f"{physiology.seed}/{MODEL}/battery"), *_BATTERY_AT_POWER_ON
-        )
+        box = HARDWARE.power_on(physiology, device_tz=device_tz, clock_drift_ppm=clock_drift_ppm)
+        self.identity: Identity = box.identity
+        self.clock = box.clock
+        self._battery_at_power_on = box.battery_percent
         self._measurements = 0
         self._memory: deque[BloodPressureMeasurement] = deque(maxlen=CAPACITY)
         self._unsent: deque[BloodPressureMeasurement] = deque(maxlen=CAPACITY)

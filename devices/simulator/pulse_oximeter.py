@@ -44,16 +44,19 @@ from devices.racp import (
     parse_racp_request,
 )
 from devices.reading import AbsentReason, Flag
-from devices.simulator.identity import Identity, identity_for
+from devices.simulator.hardware import Hardware
+from devices.simulator.identity import Identity
 from devices.simulator.physiology import OximetrySample, Physiology
-from devices.simulator.randomness import seeded, whole
-from devices.simulator.wall_clock import WallClock, wall_time
 from devices.uuids import Characteristic
 
 MODEL = "SIM-PLX1"
-_SERIAL_PREFIX = "OX"
-_HARDWARE_REVISION = "B"
-_FIRMWARE_REVISION = "2.1.0"
+HARDWARE = Hardware(
+    model=MODEL,
+    serial_prefix="OX",
+    hardware_revision="B",
+    firmware_revision="2.1.0",
+    battery_at_power_on=(60, 100),  # percent (model choice)
+)
 
 # Spot-check records the device stores (model choice; PLXS leaves it to the device).
 CAPACITY = 100
@@ -61,9 +64,8 @@ SAMPLE_INTERVAL = timedelta(seconds=1)  # the continuous measurement's rate
 
 _PAI_DECIMALS = 1  # the pulse amplitude index is shown with one decimal (model choice)
 
-# Battery: a charge between these at power-on; 1 % per half hour of streaming at 1 Hz
-# and per 20 spot-checks (model choice).
-_BATTERY_AT_POWER_ON = (60, 100)
+# Battery (charge at power-on: HARDWARE): 1 % per half hour of streaming at 1 Hz and
+# per 20 spot-checks (model choice).
 _SAMPLES_PER_PERCENT = 1800
 _SPOT_CHECKS_PER_PERCENT = 20
 
@@ -150,22 +152,10 @@ class SimulatedPulseOximeter:
         self, physiology: Physiology, *, device_tz: tzinfo = UTC, clock_drift_ppm: float = 0.0
     ) -> None:
         self.physiology = physiology
-        self.identity: Identity = identity_for(
-            physiology.seed,
-            model=MODEL,
-            serial_prefix=_SERIAL_PREFIX,
-            hardware_revision=_HARDWARE_REVISION,
-            firmware_revision=_FIRMWARE_REVISION,
-        )
-        anchor = physiology.anchor
-        self.clock = WallClock(
-            powered_on=anchor,
-            wall=None if physiology.profile.clock_unset else wall_time(anchor, tz=device_tz),
-            drift_ppm=clock_drift_ppm,
-        )
-        self._battery_at_power_on = whole(
-            seeded(f"{physiology.seed}/{MODEL}/battery"), *_BATTERY_AT_POWER_ON
-        )
+        box = HARDWARE.power_on(physiology, device_tz=device_tz, clock_drift_ppm=clock_drift_ppm)
+        self.identity: Identity = box.identity
+        self.clock = box.clock
+        self._battery_at_power_on = box.battery_percent
         self._samples = 0
         self._spot_checks = 0
         self._storage: deque[PlxSpotCheck] = deque(maxlen=CAPACITY)
