@@ -3,9 +3,12 @@
 The api publishes one kind of message: a gateway's config (device allowlist and
 settings), retained on ``telecare/v1/gw/{id}/config`` with QoS 1 so the gateway gets
 the latest at once whenever it connects (gateway/topic.py DELIVERY). Pushes are rare,
-so each opens its own short MQTT 5 connection, waits for the PUBACK and checks its
-reason code (paho reports a refused publish as published; reliability_security.md 0),
-then disconnects. Blocking: callers run it on a worker thread.
+so each opens its own short connection, waits for the PUBACK and checks its reason code
+(paho reports a refused publish as published; reliability_security.md 0), then
+disconnects. It speaks MQTT 5 unless the settings say 3.1.1 (``TELECARE_MQTT_PROTOCOL``,
+as for ingest and the gateways: the demo's amqtt broker knows only 3.1.1), whose PUBACK
+carries no reason code, so there a PUBACK is the acceptance. Blocking: callers run it
+on a worker thread.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from api.errors import UnavailableError
 from gateway.contract import DELIVERY, Channel, GatewayConfig, encode, topic
-from ingest.settings import Broker
+from ingest.settings import Broker, MqttProtocol
 
 # Seconds to connect and to get the PUBACK; a broker on the same network answers in ms.
 TIMEOUT_S = 10.0
-# MQTT 5.0 section 2.4: reason codes from 0x80 are failures.
+# MQTT 5.0 section 2.4: reason codes from 0x80 are failures (paho maps a 3.1.1 CONNACK
+# return code onto them, and reports 0 for a 3.1.1 PUBACK).
 FAILURE = 0x80
+_PROTOCOLS = {MqttProtocol.V5: paho.MQTTv5, MqttProtocol.V311: paho.MQTTv311}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,7 +40,11 @@ class Published:
 
 
 def publish_config(
-    broker: Broker, config: GatewayConfig, *, timeout: float = TIMEOUT_S
+    broker: Broker,
+    config: GatewayConfig,
+    *,
+    protocol: MqttProtocol = MqttProtocol.V5,
+    timeout: float = TIMEOUT_S,
 ) -> Published:
     """Publish ``config`` retained on its gateway's config topic; raise if not accepted."""
     name = topic(config.gateway_id, Channel.CONFIG)
@@ -60,7 +69,7 @@ def publish_config(
     client = paho.Client(
         CallbackAPIVersion.VERSION2,
         client_id=f"telecare-api-{uuid.uuid4().hex[:12]}",
-        protocol=paho.MQTTv5,
+        protocol=_PROTOCOLS[protocol],
     )
     client.on_connect = on_connect
     client.on_publish = on_publish

@@ -12,6 +12,7 @@
     TELECARE_API_HOST             address ``telecare api`` listens on           127.0.0.1
     TELECARE_API_PORT             its port                                      8000
     TELECARE_MQTT_URL             broker for gateway configs (mqtt[s]://...)    (none: no push)
+    TELECARE_MQTT_PROTOCOL        MQTT version spoken to it: 5 | 3.1.1          5
     TELECARE_OIDC_ISSUER          accept tokens of this external issuer too     (none)
     TELECARE_OIDC_JWKS_URL        its signing keys (JWKS)                       (required with it)
     TELECARE_OIDC_AUDIENCE        the "aud" its tokens must carry               (required with it)
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
 
-from ingest.settings import Broker
+from ingest.settings import Broker, MqttProtocol, parse_protocol
 
 T = TypeVar("T")
 
@@ -43,6 +44,7 @@ MAX_POINTS = "TELECARE_API_MAX_POINTS"
 HOST = "TELECARE_API_HOST"
 PORT = "TELECARE_API_PORT"
 MQTT_URL = "TELECARE_MQTT_URL"
+MQTT_PROTOCOL = "TELECARE_MQTT_PROTOCOL"
 OIDC_ISSUER = "TELECARE_OIDC_ISSUER"
 OIDC_JWKS_URL = "TELECARE_OIDC_JWKS_URL"
 OIDC_AUDIENCE = "TELECARE_OIDC_AUDIENCE"
@@ -99,6 +101,8 @@ class ApiSettings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     broker: Broker | None = None
+    # The same variable as ingest's and the gateway's: the demo's amqtt speaks 3.1.1 only.
+    mqtt_protocol: MqttProtocol = MqttProtocol.V5
     oidc: OidcSettings | None = None
 
     def __post_init__(self) -> None:
@@ -150,6 +154,7 @@ class ApiSettings:
                 host=environ.get(HOST, "").strip() or DEFAULT_HOST,
                 port=values.read(PORT, int, DEFAULT_PORT),
                 broker=values.read(MQTT_URL, Broker.from_url, None),
+                mqtt_protocol=values.read(MQTT_PROTOCOL, parse_protocol, MqttProtocol.V5),
                 oidc=oidc,
             )
         except ValueError as exc:

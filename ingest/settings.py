@@ -208,7 +208,7 @@ class IngestSettings:
             return cls(
                 database_url=database_url,
                 broker=values.read(MQTT_URL, Broker.from_url, DEFAULT_BROKER),
-                protocol=values.read(MQTT_PROTOCOL, _protocol, MqttProtocol.V5),
+                protocol=values.read(MQTT_PROTOCOL, parse_protocol, MqttProtocol.V5),
                 client_id=environ.get(MQTT_CLIENT_ID) or default_client_id(),
                 session_expiry=values.read(MQTT_SESSION_EXPIRY, int, DEFAULT_SESSION_EXPIRY),
                 shared_group=shared_group,
@@ -247,7 +247,8 @@ class _Reader:
             raise SettingsError(f"{name}={shown}: {exc}") from None
 
 
-def _protocol(text: str) -> MqttProtocol:
+def parse_protocol(text: str) -> MqttProtocol:
+    """``TELECARE_MQTT_PROTOCOL``'s value (also the api's, api/settings.py)."""
     try:
         return MqttProtocol(text)
     except ValueError:

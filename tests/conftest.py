@@ -11,7 +11,12 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.bluez", "tests.fixtures.mosquitto"]
+pytest_plugins = [
+    "tests.fixtures.postgres",
+    "tests.fixtures.bluez",
+    "tests.fixtures.mosquitto",
+    "tests.fixtures.amqtt",
+]
 
 # Also read by tests/fixtures/postgres.py (not imported here: a plugin module imported
 # before pytest registers it escapes assertion rewriting).

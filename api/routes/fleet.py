@@ -200,6 +200,7 @@ async def gateway_config_push(
     broker = request.app.state.settings.broker
     if broker is None:
         raise UnavailableError("no MQTT broker is configured (TELECARE_MQTT_URL)")
-    await asyncio.to_thread(publish_config, broker, config)
+    protocol = request.app.state.settings.mqtt_protocol
+    await asyncio.to_thread(publish_config, broker, config, protocol=protocol)
     await fleet.store_config(conn, caller, gateway_id, config.to_json(), issued_at=issued_at)
     return await fleet.stored_config(conn, caller, gateway_id)

@@ -40,7 +40,8 @@ CREATE TABLE passive_periods (
     created_by  bigint REFERENCES users (id),
     created_at  timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX passive_periods_patient ON passive_periods USING gist (patient_id, period);
+-- A btree: a patient has few periods, and GiST over patient_id would need btree_gist.
+CREATE INDEX passive_periods_patient ON passive_periods (patient_id);
 
 -- Severity order for merging (OpenTele: BLUE < YELLOW < RED, reference clinical.md 1.5).
 CREATE FUNCTION alert_severity_rank(severity text) RETURNS integer

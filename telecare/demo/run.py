@@ -59,7 +59,7 @@ INGEST_CLIENT_ID = "telecare-demo-ingest"
 # Ticks of the watchdog (missed measurements, technical alerts) in the demo: seconds, so
 # blue alerts show within the first minutes (production default 30 s, alert_settings.py).
 WATCHDOG_INTERVAL = "5"
-# amqtt speaks only MQTT 3.1.1: the gateways and ingest are told so (their settings).
+# amqtt speaks only MQTT 3.1.1: the gateways, ingest and the api are told so (their settings).
 AMQTT_CLIENT_ENV = {"TELECARE_MQTT_PROTOCOL": "3.1.1"}
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -156,6 +156,7 @@ def _run(options: DemoOptions, *, services: Services, servers: ExitStack, out: T
             _api(
                 database_url=database_url,
                 mqtt_url=mqtt_url,
+                mqtt_env=mqtt_env,
                 host=options.api_host,
                 port=api_port,
                 secret=credentials.api_secret,
@@ -203,7 +204,15 @@ def _ingest(*, database_url: str, mqtt_url: str, mqtt_env: dict[str, str]) -> Se
     )
 
 
-def _api(*, database_url: str, mqtt_url: str, host: str, port: int, secret: str) -> Service:
+def _api(
+    *,
+    database_url: str,
+    mqtt_url: str,
+    mqtt_env: dict[str, str],
+    host: str,
+    port: int,
+    secret: str,
+) -> Service:
     return Service(
         name="api",
         argv=("api",),
@@ -214,6 +223,7 @@ def _api(*, database_url: str, mqtt_url: str, host: str, port: int, secret: str)
             "TELECARE_API_SECRET": secret,
             "TELECARE_API_HOST": host,
             "TELECARE_API_PORT": str(port),
+            **mqtt_env,
         },
     )
 

@@ -1,7 +1,7 @@
 """The fallback broker: amqtt in a child process, for machines without Mosquitto (issue 8).
 
 amqtt speaks only MQTT 3.1.1, so whoever starts it has its clients use 3.1.1 too
-(``TELECARE_MQTT_PROTOCOL=3.1.1``, read by both the gateway's and ingest's settings).
+(``TELECARE_MQTT_PROTOCOL=3.1.1``, read by the gateway's, ingest's and the api's settings).
 It keeps nothing on disk: no persistence, anonymous clients on the loopback listener
 only. ``AmqttBroker`` has the lifecycle of ``Mosquitto`` (start, stop, kill, url, pid);
 ``python -m telecare.embedded.amqtt_broker --port N`` is the child it runs, which stops

@@ -7,8 +7,8 @@ amqtt (MQTT 3.1.1 only) and the PostgreSQL binaries of the ``pgserver`` wheel, w
 (system | pgserver | auto) force a choice, so tests can run a fallback on a machine
 that has both; ``auto``, the default, prefers the machine's.
 
-The pgserver wheel (0.1.4) ships no contrib modules, so no btree_gist: migration 0003
-stops on it with "telecare needs the btree_gist extension".
+The pgserver wheel (0.1.4) ships no contrib modules; the schema needs none (migration
+0003 holds one patient per device with a trigger, not btree_gist's EXCLUDE).
 """
 
 from __future__ import annotations

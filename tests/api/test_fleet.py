@@ -8,10 +8,10 @@ import threading
 import paho.mqtt.client as paho
 import pytest
 from fastapi.testclient import TestClient
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from api.app import create_app
-from ingest.settings import Broker
+from ingest.settings import Broker, MqttProtocol
 from tests.api.conftest import bearer, mint, settings_for
 
 CLINICAL_FIELDS = {"value", "worst_value", "thresholds", "readings", "kind", "severity"}
@@ -85,6 +85,11 @@ def test_device_life_from_registration_to_reuse(fresh_client, fresh_world_db, sq
     for state in ("returned", "cleaning", "in_stock"):
         step = fresh_client.post(f"{device}/transitions", json={"to": state}, headers=fleet)
         assert step.json()["lifecycle_state"] == state
+    # Back in stock, but the first patient had it until 2026-11-20: no second patient then.
+    early = {"patient_id": world.patients["a"], "since": "2026-11-19T00:00:00Z"}
+    overlap = fresh_client.post(f"{device}/assignments", json=early, headers=fleet)
+    assert overlap.status_code == 409
+    assert overlap.json()["detail"] == "overlaps another (device_assignments_one_patient)"
     history = fresh_client.get(f"{device}/assignments", headers=fleet).json()
     assert [a["id"] for a in history] == [assignment["id"]]
     # A foreign patient cannot get the device; a busy device cannot be assigned twice.
@@ -109,7 +114,7 @@ def test_bad_device_ids_are_rejected(fresh_client, fresh_world_db):
     assert taken.status_code == 409
 
 
-def _retained(broker_url: str, topic: str) -> bytes:
+def _retained(broker_url: str, topic: str, *, protocol: MQTTProtocolVersion = paho.MQTTv5) -> bytes:
     broker = Broker.from_url(broker_url)
     got = threading.Event()
     payload: list[bytes] = []
@@ -118,7 +123,7 @@ def _retained(broker_url: str, topic: str) -> bytes:
         payload.append(message.payload)
         got.set()
 
-    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=protocol)
     client.on_message = on_message
     client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
     client.connect(broker.host, broker.port)
@@ -157,6 +162,25 @@ def test_config_push_publishes_the_retained_allowlist(fresh_world_db, mosquitto)
     assert message["devices"] == [{"device_id": "bp-a", "profile": "omron-bp"}]
     assert message["settings"]["scan_interval_s"] == 60
     assert message == pushed.json()["config"]
+
+
+def test_config_push_speaks_mqtt_311_to_the_demos_amqtt_when_told(fresh_world_db, amqtt):
+    # The demo's fallback broker knows only 3.1.1: the api uses TELECARE_MQTT_PROTOCOL, as
+    # ingest and the gateways do; without it the api's MQTT 5 connection is refused.
+    broker = Broker.from_url(amqtt.url)
+    fleet = bearer(mint(fresh_world_db.world, "fleet_m1"))
+    body = {"devices": [{"device_id": "ox-a", "profile": "nonin-3230"}]}
+    told = settings_for(fresh_world_db.url, broker=broker, mqtt_protocol=MqttProtocol.V311)
+    with TestClient(create_app(told)) as client:
+        pushed = client.put("/fleet/gateways/gw-m1/config", json=body, headers=fleet)
+    assert pushed.status_code == 200
+    topic = "telecare/v1/gw/gw-m1/config"
+    message = json.loads(_retained(amqtt.url, topic, protocol=paho.MQTTv311))
+    assert message == pushed.json()["config"]
+    assert message["devices"] == [{"device_id": "ox-a", "profile": "nonin-3230"}]
+    with TestClient(create_app(settings_for(fresh_world_db.url, broker=broker))) as client:
+        refused = client.put("/fleet/gateways/gw-m1/config", json=body, headers=fleet)
+    assert (refused.status_code, refused.json()["code"]) == (503, "unavailable")
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from api.settings import ApiSettings, OidcSettings, SettingsError
-from ingest.settings import Broker
+from ingest.settings import Broker, MqttProtocol
 
 BASE = {"TELECARE_DATABASE_URL": "postgresql:///telecare", "TELECARE_API_SECRET": "s" * 32}
 
@@ -32,6 +32,7 @@ def test_every_variable():
             "TELECARE_API_HOST": "0.0.0.0",
             "TELECARE_API_PORT": "8080",
             "TELECARE_MQTT_URL": "mqtts://api:pw@broker.example:8883",
+            "TELECARE_MQTT_PROTOCOL": "3.1.1",
             "TELECARE_OIDC_ISSUER": "https://idp.example/realms/region",
             "TELECARE_OIDC_JWKS_URL": "https://idp.example/realms/region/certs",
             "TELECARE_OIDC_AUDIENCE": "telecare",
@@ -50,6 +51,7 @@ def test_every_variable():
         host="0.0.0.0",
         port=8080,
         broker=Broker(host="broker.example", port=8883, tls=True, username="api", password="pw"),
+        mqtt_protocol=MqttProtocol.V311,
         oidc=OidcSettings(
             issuer="https://idp.example/realms/region",
             jwks_url="https://idp.example/realms/region/certs",
@@ -69,6 +71,7 @@ def test_every_variable():
         ({"TELECARE_API_ACCESS_TTL": "-1"}, "TELECARE_API_ACCESS_TTL='-1'"),
         ({"TELECARE_API_PORT": "70000"}, "port must be within"),
         ({"TELECARE_MQTT_URL": "http://x"}, "TELECARE_MQTT_URL=(hidden)"),
+        ({"TELECARE_MQTT_PROTOCOL": "3"}, "TELECARE_MQTT_PROTOCOL='3': must be 5 or 3.1.1"),
         ({"TELECARE_OIDC_ISSUER": "https://idp"}, "OIDC needs"),
         (
             {"TELECARE_API_ACCESS_TTL": "7200", "TELECARE_API_REFRESH_TTL": "3600"},
@@ -82,6 +85,7 @@ def test_every_variable():
         "bad-ttl",
         "bad-port",
         "bad-mqtt",
+        "bad-mqtt-protocol",
         "half-oidc",
         "ttl-order",
     ],

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
 from psycopg.types.range import Range
 
-from tests.ingest.seed import add_device, add_organization, add_patient, assign
+from tests.ingest.seed import add_device, add_organization, add_patient
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 T1 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -18,25 +18,6 @@ T2 = datetime(2026, 6, 1, tzinfo=UTC)
 @pytest.fixture
 def org(db):
     return add_organization(db)
-
-
-def test_a_device_has_at_most_one_patient_at_any_instant(db, org):
-    first, second = add_patient(db, org), add_patient(db, org)
-    add_device(db, org, "cuff-1")
-    assign(db, "cuff-1", first, T0, T1)
-    assign(db, "cuff-1", second, T1)  # adjacent half-open periods do not overlap
-
-    with pytest.raises(psycopg.errors.ExclusionViolation):
-        assign(db, "cuff-1", first, T2 - timedelta(days=1), T2)
-
-
-def test_another_device_may_overlap(db, org):
-    patient = add_patient(db, org)
-    add_device(db, org, "cuff-1")
-    add_device(db, org, "oximeter-1")
-    assign(db, "cuff-1", patient, T0)
-    assign(db, "oximeter-1", patient, T0)
-    assert db.execute("SELECT count(*) FROM device_assignments").fetchone() == (2,)
 
 
 @pytest.mark.parametrize(

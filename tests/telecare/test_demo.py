@@ -3,7 +3,9 @@
 The demo runs the machine's Mosquitto and PostgreSQL, ingest, the api and the simulated
 gateways; the test reads the demo's pid file (pids and URLs) and credentials file, asks
 the api and the database, stops the demo with SIGTERM and checks that every process it
-listed is gone. A second start must find the data and seed nothing.
+listed is gone. A second start must find the data and seed nothing. Another run forces
+the fallbacks of a machine with neither (telecare.embedded.selection): amqtt, which
+speaks MQTT 3.1.1 only, and the PostgreSQL binaries of the pgserver wheel.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -25,8 +28,15 @@ from typing import Any
 import psycopg
 import pytest
 
-from telecare.demo.plan import GATEWAYS, PATIENT_NAMES, household_count, running_gateways
+from telecare.demo.plan import (
+    GATEWAYS,
+    PATIENT_NAMES,
+    Org,
+    household_count,
+    running_gateways,
+)
 from telecare.demo.services import PID_FILE
+from telecare.embedded.selection import BROKER_VARIABLE, POSTGRES_VARIABLE, pgserver_bindir
 from tests.fixtures.mosquitto import free_port
 
 # Bounds: start (initdb, migrate, seed, api up) and the first cuff measurement, 20
@@ -51,10 +61,18 @@ def _alive(pid: int) -> bool:
 
 
 class Demo:
-    def __init__(self, data_dir: Path, *, api_port: int, speed: float = 1.0) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        api_port: int,
+        speed: float = 1.0,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.api_port = api_port
         self.speed = speed
+        self.env = env or {}
         self.output = data_dir.parent / f"{data_dir.name}.out"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -62,6 +80,7 @@ class Demo:
         env = {
             name: value for name, value in os.environ.items() if not name.startswith("TELECARE_")
         }
+        env.update(self.env)
         with self.output.open("wb") as out:
             self.process = subprocess.Popen(
                 [
@@ -144,6 +163,34 @@ def _patients(conn: psycopg.Connection[Any]) -> int:
     return int(row[0])
 
 
+def _wait_for_every_household_and_a_red_alert(database_url: str) -> None:
+    simulated = sum(gateway.households for gateway in running_gateways())
+    deadline = time.monotonic() + ALERT_TIMEOUT
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while (_households_with_readings(conn), _red_alerts(conn) > 0) != (simulated, True):
+            assert time.monotonic() < deadline, (
+                f"{_households_with_readings(conn)} of {simulated} households stored, "
+                f"{_red_alerts(conn)} red alerts"
+            )
+            time.sleep(POLL)
+
+
+def _push_config(api_url: str, token: str, gateway_id: str) -> int:
+    """PUT an empty device allowlist as the gateway's config; the HTTP status."""
+    request = urllib.request.Request(
+        f"{api_url}/fleet/gateways/{gateway_id}/config",
+        data=json.dumps({"devices": []}).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="PUT",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status: int = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    return status
+
+
 def test_the_plan_names_a_patient_per_household() -> None:
     assert len(PATIENT_NAMES) == household_count() == 20
     assert len({gateway.gateway_id for gateway in GATEWAYS}) == len(GATEWAYS)
@@ -162,15 +209,7 @@ def test_demo_runs_the_platform_stops_cleanly_and_reuses_its_data(demo_dir: Path
         assert password in demo.text()  # the login is printed
         assert _token(urls["api"], "clinician", password)
 
-        simulated = sum(gateway.households for gateway in running_gateways())
-        deadline = time.monotonic() + ALERT_TIMEOUT
-        with psycopg.connect(urls["database"], autocommit=True) as conn:
-            while (_households_with_readings(conn), _red_alerts(conn) > 0) != (simulated, True):
-                assert time.monotonic() < deadline, (
-                    f"{_households_with_readings(conn)} of {simulated} households stored, "
-                    f"{_red_alerts(conn)} red alerts"
-                )
-                time.sleep(POLL)
+        _wait_for_every_household_and_a_red_alert(urls["database"])
         pids: dict[str, int] = dict(state["processes"])
         expected = {"mosquitto", "postgres", "ingest", "api"}
         expected |= {gateway.gateway_id for gateway in running_gateways()}
@@ -195,3 +234,36 @@ def test_demo_runs_the_platform_stops_cleanly_and_reuses_its_data(demo_dir: Path
         assert [pid for pid in state["processes"].values() if _alive(pid)] == []
     finally:
         again.kill()
+
+
+def test_demo_runs_on_amqtt_and_pgserver_when_the_machine_has_neither(demo_dir: Path) -> None:
+    fallbacks = {BROKER_VARIABLE: "amqtt", POSTGRES_VARIABLE: "pgserver"}
+    demo = Demo(demo_dir, api_port=free_port(), speed=SPEED, env=fallbacks)
+    demo.start()
+    try:
+        state = demo.wait_running()
+        assert "starting amqtt (embedded MQTT broker) ... done" in demo.text()
+        assert "starting PostgreSQL (pgserver) ... done" in demo.text()
+        urls = state["urls"]
+        pids: dict[str, int] = dict(state["processes"])
+        bindir = pgserver_bindir()
+        assert bindir is not None
+        assert Path(f"/proc/{pids['postgres']}/exe").resolve().parent == bindir.resolve()
+        passwords = json.loads((demo_dir / "credentials.json").read_text())["passwords"]
+        assert _token(urls["api"], "clinician", passwords["clinician"])
+
+        _wait_for_every_household_and_a_red_alert(urls["database"])
+        # The api speaks MQTT 3.1.1 to amqtt too (the demo passes TELECARE_MQTT_PROTOCOL).
+        gateway = next(g for g in running_gateways() if g.organization is Org.MUNICIPALITY)
+        fleet = _token(urls["api"], "fleet", passwords["fleet"])
+        assert _push_config(urls["api"], fleet, gateway.gateway_id) == 200
+
+        expected = {"amqtt", "postgres", "ingest", "api"}
+        expected |= {gateway.gateway_id for gateway in running_gateways()}
+        assert set(pids) == expected
+        assert all(_alive(pid) for pid in pids.values())
+        assert demo.stop() == 0
+        assert [name for name, pid in pids.items() if _alive(pid)] == []
+        assert not (demo_dir / PID_FILE).exists()
+    finally:
+        demo.kill()

@@ -8,8 +8,7 @@ from __future__ import annotations
 import queue
 import threading
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
 import psycopg
@@ -20,7 +19,6 @@ from ingest.migrate import migrate
 from ingest.service import IngestService
 from ingest.settings import Broker, IngestSettings, MqttProtocol
 from telecare.embedded.amqtt_broker import AmqttBroker
-from telecare.embedded.broker import free_port
 from telecare.embedded.postgres import PostgresCluster
 from telecare.embedded.selection import (
     BROKER_VARIABLE,
@@ -32,19 +30,11 @@ from telecare.embedded.selection import (
     pgserver_bindir,
 )
 from tests.ingest.gateway_double import TIMEOUT, GatewayDouble, stream, wait_until
+from tests.ingest.seed import add_device, add_organization, add_patient, assign
 
 _JOIN_TIMEOUT = 30.0
-
-
-@pytest.fixture
-def amqtt(tmp_path: Path) -> Iterator[AmqttBroker]:
-    broker = AmqttBroker(tmp_path / "amqtt", port=free_port())
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
-    assert not broker.running
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+T1 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -128,14 +118,25 @@ def test_ingest_on_mqtt_311_stores_a_batch_published_through_amqtt(
     assert not thread.is_alive()
 
 
-def test_pgserver_cluster_starts_but_lacks_btree_gist_for_our_migrations() -> None:
-    # pgserver 0.1.4 ships plpgsql and pgvector only, no contrib: migration 0003 refuses.
+def test_pgserver_takes_every_migration_and_holds_one_patient_per_device() -> None:
+    # pgserver's wheel ships plpgsql (and pgvector) but no contrib modules: the schema
+    # needs none, and the device assignment rule is a trigger, not btree_gist's EXCLUDE.
     _, bindir = choose_postgres({POSTGRES_VARIABLE: "pgserver"})
     cluster = PostgresCluster(bindir=bindir)
     try:
         cluster.init()
         cluster.start()
-        with pytest.raises(psycopg.errors.RaiseException, match="needs the btree_gist extension"):
-            migrate(cluster.url())
+        migrate(cluster.url())
+        with psycopg.connect(cluster.url()) as conn:
+            extensions = conn.execute("SELECT extname FROM pg_extension").fetchall()
+            assert extensions == [("plpgsql",)]
+            org = add_organization(conn)
+            first, second = add_patient(conn, org), add_patient(conn, org)
+            add_device(conn, org, "cuff-1")
+            assign(conn, "cuff-1", first, T0, T1)
+            assign(conn, "cuff-1", second, T1)
+            with pytest.raises(psycopg.errors.ExclusionViolation) as refused:
+                assign(conn, "cuff-1", first, T1 + timedelta(days=1))
+            assert refused.value.diag.constraint_name == "device_assignments_one_patient"
     finally:
         cluster.destroy()
