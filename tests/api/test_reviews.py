@@ -72,6 +72,11 @@ def test_a_nurse_acknowledges_the_green_patients_of_her_team_only(
     # Nothing new since: nothing to review, nothing recorded.
     assert fresh_client.post(GREEN, headers=bearer(mint(world, "clinician_a"))).json() == []
     assert sql("SELECT count(*) FROM patient_reviews") == [(1,)]
+    # Team B's clinician reviews team B's green patient, and only that one.
+    [own] = fresh_client.post(GREEN, headers=bearer(mint(world, "clinician_b"))).json()
+    assert (own["patient_id"], own["reviewed_by"]) == (b, world.users["clinician_b"])
+    assert unreviewed(fresh_client, world, "clinician_b") == {b: 0}
+    assert sql("SELECT patient_id FROM patient_reviews ORDER BY id") == [(a,), (b,)]
 
 
 def test_a_review_covers_what_arrived_up_to_the_moment_the_list_was_drawn(
