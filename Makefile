@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint typecheck imports pytest bench clean system-deps
+.PHONY: demo test check lint typecheck imports pytest bench clean system-deps screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ imports: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest
+
+# The README's pictures, taken from a running demo (scripts/demo_screenshot.py).
+screenshots: system-deps $(STAMP)
+	scripts/demo-screenshot
 
 bench: $(STAMP)
 	$(BIN)/telecare bench decode

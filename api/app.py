@@ -34,6 +34,7 @@ from api.routes import (
     patients,
     plans,
     readings,
+    reviews,
     users,
 )
 from api.settings import ApiSettings
@@ -50,6 +51,7 @@ ROUTERS = (
     health.router,
     auth.router,
     patients.router,
+    reviews.router,
     live.router,
     readings.router,
     alerts.router,

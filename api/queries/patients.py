@@ -14,6 +14,7 @@ from api.access import Scope, patients_subquery, scope_params
 from api.db import Connection, Row
 from api.errors import NotFoundError
 from api.principal import Principal
+from api.queries import reviews
 from api.schemas.patients import (
     AlertSummary,
     AssignedDevice,
@@ -84,7 +85,9 @@ async def triage(
         {"limit": limit, "offset": offset, **scope_params(principal)},
     )
     rows = await cur.fetchall()
-    latest = await latest_readings(conn, [row["patient_id"] for row in rows])
+    patient_ids = [row["patient_id"] for row in rows]
+    latest = await latest_readings(conn, patient_ids)
+    unreviewed = await reviews.unreviewed(conn, patient_ids)
     return [
         TriageEntry(
             patient_id=row["patient_id"],
@@ -92,6 +95,7 @@ async def triage(
             worst_severity=_SEVERITY_OF_RANK.get(row["rank"]),
             oldest_unacknowledged_at=row["oldest"],
             open_alerts=row["alerts"],
+            unreviewed=unreviewed.get(row["patient_id"], 0),
             latest=latest.get(row["patient_id"], []),
         )
         for row in rows

@@ -45,7 +45,15 @@ _TABLE: Mapping[str, tuple[str, str]] = {
     "unacknowledged": ("Unacknowledged", "Ukvitterede"),
     "latest": ("Latest readings", "Seneste målinger"),
     "acknowledge": ("Acknowledge", "Kvittér"),
-    "acknowledge_green": ("Acknowledge all green", "Kvittér alle grønne"),
+    "acknowledge_green": ("Acknowledge all green", "Kvittér for alle grønne"),
+    "acknowledge_green_confirm": (
+        "Mark the new measurements of every green patient in this list as reviewed? "
+        "Patients who turn red, yellow or blue before you confirm are left out.",
+        "Markér de nye målinger hos alle grønne patienter i listen som set? "
+        "Patienter, der bliver røde, gule eller blå inden du bekræfter, springes over.",
+    ),
+    "confirm": ("Confirm", "Bekræft"),
+    "unreviewed": ("Unreviewed measurements", "Usete målinger"),
     "resolve": ("Resolve", "Afslut"),
     "note": ("Note", "Note"),
     "live": ("Live: updates as alerts arrive", "Live: opdateres når alarmer kommer"),

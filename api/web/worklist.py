@@ -17,23 +17,26 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Header, Request
 from fastapi.responses import Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import ValidationError
 
 from api.access import Scope, granted
 from api.db import Connection, pooled
 from api.deps import ConnectionDep
-from api.errors import ApiError, ForbiddenError
+from api.errors import ApiError, ForbiddenError, InvalidError
 from api.principal import Principal
 from api.routes import alerts as alert_routes
 from api.routes import live
 from api.routes import patients as patient_routes
+from api.routes import reviews as review_routes
 from api.routes.auth import MAX_FIELD
 from api.schemas.alerts import MAX_NOTE, AcknowledgeBody, ClinicalAlert
 from api.schemas.patients import LatestReading
+from api.schemas.reviews import GreenReviewRequest
 from api.web import cookie
 from api.web.cookie import PREFIX, WebSession
 from api.web.render import auditor_for, error_page, page
 from api.web.signin import WORKLIST_PATH, see_other
-from devices.reading import Kind
+from devices.reading import Kind, utc_now
 from ingest.alert import AlertStatus
 
 router = APIRouter(include_in_schema=False)
@@ -73,6 +76,8 @@ class Row:
     # The worst open alert: its condition, value and time are the row's trigger.
     alert: ClinicalAlert | None
     open_alerts: int
+    # Spot measurements received since the last review ("acknowledge all green").
+    unreviewed: int
     latest: Sequence[LatestReading]
     teams: Sequence[tuple[int, str]]
 
@@ -114,6 +119,7 @@ async def rows(request: Request, conn: Connection, web: WebSession) -> list[Row]
             group=Group(entry.worst_severity.value) if entry.worst_severity else Group.GREEN,
             alert=worst.get(entry.patient_id),
             open_alerts=entry.open_alerts,
+            unreviewed=entry.unreviewed,
             latest=sorted(entry.latest, key=lambda reading: KIND_ORDER[reading.kind]),
             teams=teams.get(entry.patient_id, []),
         )
@@ -147,6 +153,9 @@ async def _worklist(
         filters=chosen,
         severities=list(Group),
         unacknowledged=sum(row.open_alerts for row in shown),
+        # What "acknowledge all green" may cover: what this list showed, no later arrival.
+        drawn_at=utc_now().isoformat(),
+        back=f"{WORKLIST_PATH}?{request.url.query}" if request.url.query else WORKLIST_PATH,
     )
 
 
@@ -208,6 +217,29 @@ async def alert_step(
             await alert_routes.clinical_alert_resolve(request, auditor, web.principal, alert_id)
         else:
             return error_page(request, web, ForbiddenError("no such step"))
+    except ApiError as exc:
+        return error_page(request, web, exc)
+    return see_other(cookie.safe_next(next, WORKLIST_PATH), web)
+
+
+@router.post(f"{PREFIX}/reviews/green")
+async def green_review(
+    request: Request,
+    conn: ConnectionDep,
+    csrf: Annotated[str, Form(max_length=MAX_FIELD)],
+    up_to: Annotated[str, Form(max_length=MAX_FIELD)],
+    team: Annotated[str, Form(max_length=MAX_FIELD)] = "",
+    next: Annotated[str, Form(max_length=MAX_FIELD)] = "",
+) -> Response:
+    """Acknowledge all green (of the shown care team), through the api's review, then go back."""
+    web = await cookie.session(request, conn)
+    try:
+        cookie.check_csrf(web, csrf)
+        try:
+            body = GreenReviewRequest.model_validate({"care_team_id": team or None, "up_to": up_to})
+        except ValidationError as exc:
+            raise InvalidError(str(exc)) from exc
+        await review_routes.green_review(auditor_for(request, conn, web), web.principal, body)
     except ApiError as exc:
         return error_page(request, web, exc)
     return see_other(cookie.safe_next(next, WORKLIST_PATH), web)

@@ -294,6 +294,19 @@ ENDPOINTS = (
         scope=care_visible,
         ids=field_of("patient_id"),
     ),
+    # Acknowledge all green: the reviews made list the patients acted on (patient A once
+    # its alert is resolved by an earlier row of the matrix, else nobody).
+    Endpoint(
+        name="green-review",
+        method="POST",
+        path=lambda w: "/patients/reviews/green",
+        body=lambda w: {},
+        ok=CARE,
+        forbidden=CARE_ONLY,
+        audit="list",
+        scope=care_visible,
+        ids=field_of("patient_id"),
+    ),
     Endpoint(
         name="alerts",
         method="GET",
@@ -962,6 +975,7 @@ def _template(endpoint: Endpoint) -> str:
     }
     fixed = {
         "triage": "/patients",
+        "green-review": "/patients/reviews/green",
         "alerts": "/alerts",
         "identities": "/identities",
         "own-alerts": "/me/alerts",

@@ -17,6 +17,8 @@ def test_triage_lists_the_care_teams_patients_worst_first(client, headers, world
     assert entry["name"] == "Anna Andersen"
     assert entry["worst_severity"] == "red"
     assert entry["open_alerts"] == 1
+    # Never reviewed: every spot measurement, one per device and instant (cuff, oximeter).
+    assert entry["unreviewed"] == 24
     assert entry["oldest_unacknowledged_at"] == (T0 - timedelta(hours=2)).isoformat().replace(
         "+00:00", "Z"
     )

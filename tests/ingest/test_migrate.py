@@ -59,6 +59,8 @@ TABLES = {
     "reading_rollups_15m",
     # 0012_gateway_status.sql
     "device_sightings",
+    # 0013_patient_reviews.sql
+    "patient_reviews",
 }
 
 # The SQL function holding each StrEnum's strings, and the columns checked against it.

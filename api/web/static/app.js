@@ -10,8 +10,16 @@
   const REOPEN_MS = 5000;
   const KINDS = ["raised", "severity_raised", "escalated", "acknowledged", "resolved"];
   let pending = false;
+  // An open confirmation ("acknowledge all green") is not swapped away under the user:
+  // the refresh waits until it closes.
+  let stale = false;
 
   async function refresh() {
+    if (list.querySelector("details[open]")) {
+      stale = true;
+      return;
+    }
+    stale = false;
     if (pending) return;
     pending = true;
     try {
@@ -25,6 +33,11 @@
       pending = false;
     }
   }
+
+  // toggle does not bubble: listen in the capture phase.
+  list.addEventListener("toggle", (event) => {
+    if (stale && !event.target.open) refresh();
+  }, true);
 
   function open() {
     const stream = new EventSource(status.dataset.stream);

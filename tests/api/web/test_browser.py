@@ -209,6 +209,62 @@ def test_nurse_triages_and_acknowledges_a_red_patient(page: Page, site: Site, br
     expect(page.get_by_test_id("unacknowledged")).to_have_text("2")
 
 
+def unreviewed_of(page: Page, group: str) -> dict[str, str]:
+    rows = page.locator(f'tbody[data-group="{group}"] tr.row')
+    return {
+        rows.nth(i).locator("td").nth(1).inner_text(): rows.nth(i)
+        .get_by_test_id("unreviewed")
+        .inner_text()
+        for i in range(rows.count())
+    }
+
+
+def test_nurse_acknowledges_all_green_with_the_keyboard(page: Page, site: Site, browser) -> None:
+    """Bent Berg (his yellow alert resolved) and Dorte Dahl (three new spot checks) are
+    green; one confirmed action marks their measurements seen, and red Anna keeps hers."""
+    world = site.db.world
+    now = utc_now()
+    with psycopg.connect(site.db.url) as conn:
+        conn.execute(
+            "UPDATE alerts SET status = 'resolved', resolved_at = now() WHERE id = %s",
+            (world.alerts["b"],),
+        )
+        for minutes in (30, 20, 10):
+            at = now - timedelta(minutes=minutes)
+            conn.execute(
+                """INSERT INTO readings (measured_at, device_id, kind, value, unit, patient_id,
+                gateway_id, received_at, batch_id) VALUES (%s, 'ox-d', 'spo2', 95, '%%', %s,
+                'gw-m1', %s, '00000000-0000-4000-8000-000000000004')""",
+                (at, site.green_patient, at),
+            )
+    sign_in(page, site, "nurse_a")
+    expect(page).to_have_url(f"{site.url}/web/worklist")
+    # Anna: the world's 24 spot measurements and 20 recent hours of cuff and oximeter.
+    red_before = {"Anna Andersen": str(24 + 2 * RECENT_HOURS)}
+    assert unreviewed_of(page, "red") == red_before
+    assert unreviewed_of(page, "green") == {"Bent Berg": "12", "Dorte Dahl": "3"}
+
+    summary = page.locator("#acknowledge-green summary")
+    expect(summary).to_have_text("Acknowledge all green")
+    confirm = page.get_by_role("button", name="Confirm")
+    expect(confirm).to_be_hidden()
+    summary.focus()
+    page.keyboard.press("Enter")
+    expect(confirm).to_be_visible()
+    expect(page.locator("#acknowledge-green")).to_contain_text("left out")
+    page.keyboard.press("Tab")
+    expect(confirm).to_be_focused()
+    page.keyboard.press("Enter")
+
+    expect(page).to_have_url(f"{site.url}/web/worklist")
+    expect(page.locator('tbody[data-group="green"]').get_by_test_id("unreviewed")).to_have_text(
+        ["0", "0"]
+    )
+    assert unreviewed_of(page, "green") == {"Bent Berg": "0", "Dorte Dahl": "0"}
+    assert unreviewed_of(page, "red") == red_before
+    screenshot(browser, "worklist-reviewed")
+
+
 def test_fleet_manager_sees_devices_but_no_clinical_page(page: Page, site: Site, browser) -> None:
     sign_in(page, site, "fleet_m1")
     expect(page).to_have_url(f"{site.url}/web/fleet")

@@ -165,6 +165,47 @@ def test_worklist_filters_by_team_and_severity(signed_in, sql, world) -> None:
     assert names.findall(client.get("/web/worklist/rows?severity=red").text) == ["Anna Andersen"]
 
 
+def test_acknowledge_all_green_from_the_worklist(signed_in, sql, world) -> None:
+    sql(
+        "UPDATE alerts SET status = 'resolved', resolved_at = now() WHERE id = %s",
+        (world.alerts["a"],),
+    )
+    client = signed_in("nurse_a")
+    page = client.get(f"/web/worklist?team={world.teams['a']}").text
+    assert "Acknowledge all green" in page
+    unreviewed = re.compile(r'<td data-testid="unreviewed">(\d+)</td>')
+    assert unreviewed.findall(page) == ["24"]
+    form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page))
+    assert form["team"] == str(world.teams["a"])
+    assert form["next"] == f"/web/worklist?team={world.teams['a']}"
+    refused = client.post("/web/reviews/green", data={**form, "csrf": "0" * 64})
+    assert refused.status_code == 403
+    malformed = client.post("/web/reviews/green", data={**form, "up_to": "yesterday"})
+    assert malformed.status_code == 422
+    assert sql("SELECT count(*) FROM patient_reviews") == [(0,)]
+
+    done = client.post("/web/reviews/green", data=form, follow_redirects=False)
+
+    assert done.status_code == 303
+    assert done.headers["location"] == form["next"]
+    assert audit_rows(sql, world.users["nurse_a"], world.patients["a"])[-1] == (
+        "acknowledge",
+        "patients/reviews/green",
+        "success",
+    )
+    assert unreviewed.findall(client.get(form["next"]).text) == ["0"]
+
+
+def test_acknowledge_all_green_is_for_care_roles(signed_in, sql, world) -> None:
+    client = signed_in("fleet_m1")
+    token = csrf_of(client.get("/web/fleet").text)
+    response = client.post(
+        "/web/reviews/green", data={"csrf": token, "up_to": utc_now().isoformat()}
+    )
+    assert response.status_code == 403
+    assert sql("SELECT count(*) FROM patient_reviews") == [(0,)]
+
+
 def test_danish_is_chosen_and_remembered(signed_in) -> None:
     client = signed_in("nurse_a")
     response = client.get("/web/language/da?next=/web/worklist", follow_redirects=False)
