@@ -11,10 +11,13 @@ styles holds.
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from api.web.render import when
 
 # Drawing area in SVG user units; the element scales to its container (viewBox).
 WIDTH = 720
@@ -31,7 +34,7 @@ MARK = 5
 # and carriage return; the non-characters U+FFFE and U+FFFF.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # Value ticks drawn at most (evenly spaced), besides the band limits.
-TICKS = 5
+TICKS = 6  # at most, on the value axis
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,6 +92,23 @@ def value_range(
     high = max([chart_high, *values])
     margin = (high - low) * 0.05
     return (low - margin if low < chart_low else low, high + margin if high > chart_high else high)
+
+
+def tick_values(low: float, high: float) -> list[float]:
+    """Round values (1, 2 or 5 times a power of ten apart) on the value axis: at most
+    ``TICKS`` of them, and at least two whenever ``high > low``."""
+    span = high - low
+    if not span > 0:
+        return [low]
+    base = 10 ** math.floor(math.log10(span / TICKS))
+    for factor in (1, 2, 5, 10, 20, 50):
+        step = base * factor
+        values = [
+            index * step for index in range(math.ceil(low / step), math.floor(high / step) + 1)
+        ]
+        if len(values) <= TICKS:
+            break
+    return values if len(values) >= 2 else [low, high]
 
 
 def draw(chart: Chart) -> str:
@@ -151,20 +171,19 @@ def _bands(plot: _Plot, bands: Bands) -> list[str]:
 
 
 def _ticks(plot: _Plot, chart: Chart) -> list[str]:
-    step = (chart.high - chart.low) / (TICKS - 1)
-    values = [chart.low + step * index for index in range(TICKS)]
     drawn = []
+    values = tick_values(chart.low, chart.high)
     for value in values:
         y = plot.y(value)
         drawn.append(
             f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
             f'<text class="tick" x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">'
-            f"{value:.0f}</text>"
+            f"{value:g}</text>"
         )
     for at, anchor in ((chart.since, "start"), (chart.until, "end")):
         drawn.append(
             f'<text class="tick" x="{plot.x(at):.1f}" y="{HEIGHT - 8}" text-anchor="{anchor}">'
-            f"{_e(at.strftime('%Y-%m-%d %H:%M'))}</text>"
+            f"{_e(when(at))}</text>"
         )
     return drawn
 

@@ -9,7 +9,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.web.chart import HEIGHT, WIDTH, Bands, Chart, Line, Point, draw, value_range
+from api.web.chart import (
+    HEIGHT,
+    WIDTH,
+    Bands,
+    Chart,
+    Line,
+    Point,
+    draw,
+    tick_values,
+    value_range,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 SINCE = datetime(2026, 11, 28, tzinfo=UTC)
@@ -138,3 +148,30 @@ def test_any_chart_is_well_formed_and_stays_in_its_box(
     for rect in svg.iter(f"{SVG}rect"):
         assert float(rect.get("height", "")) >= 0
         assert 0 <= float(rect.get("y", "")) <= HEIGHT
+
+
+def test_the_time_axis_is_on_the_clinicians_wall_clock() -> None:
+    # Midnight UTC in November is 01:00 in Copenhagen, as every other time on the pages.
+    ticks = [text.text for text in parse(spo2(())).iter(f"{SVG}text")]
+    assert "2026-11-28 01:00" in ticks
+    assert "2026-11-29 01:00" in ticks
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "expected"),
+    [
+        (30, 140, [40, 60, 80, 100, 120, 140]),
+        (70, 100, [70, 80, 90, 100]),
+        (60, 220, [100, 150, 200]),
+        (0, 10, [0, 2, 4, 6, 8, 10]),
+    ],
+)
+def test_value_ticks_are_round_numbers(low, high, expected) -> None:
+    assert tick_values(low, high) == expected
+
+
+@given(st.floats(-1e4, 1e4), st.floats(1e-3, 1e4))
+def test_value_ticks_lie_in_the_range(low, span) -> None:
+    ticks = tick_values(low, low + span)
+    assert 2 <= len(ticks) <= 6
+    assert all(low - 1e-9 <= tick <= low + span + 1e-9 for tick in ticks)
