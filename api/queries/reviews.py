@@ -38,9 +38,15 @@ WHERE r.patient_id = p.id AND r.patient_id IS NOT NULL AND NOT r.continuous
       '-infinity')
 """
 
+# The worklist shows "100+" beyond this: counting further would read every measurement of
+# a patient nobody reviewed for months on each render, and tells the nurse nothing more.
+MAX_UNREVIEWED = 100
+
 UNREVIEWED_SQL = f"""
 SELECT p.id AS patient_id,
-       (SELECT count(DISTINCT (r.device_id, r.measured_at)) {_NEW}) AS unreviewed
+       (SELECT count(*) FROM (
+            SELECT DISTINCT r.device_id, r.measured_at {_NEW} LIMIT {MAX_UNREVIEWED}) AS m
+       ) AS unreviewed
 FROM unnest(%(patients)s::bigint[]) AS p (id)
 """
 
@@ -76,7 +82,8 @@ RETURNING id, patient_id, reviewed_up_to, reviewed_by, reviewed_at, measurements
 
 
 async def unreviewed(conn: Connection, patient_ids: Sequence[int]) -> dict[int, int]:
-    """Unreviewed spot measurements of each patient (callers checked access)."""
+    """Unreviewed spot measurements of each patient, up to ``MAX_UNREVIEWED`` (callers
+    checked access)."""
     if not patient_ids:
         return {}
     cur = await conn.execute(UNREVIEWED_SQL, {"patients": list(patient_ids), "kinds": _KINDS})

@@ -42,7 +42,8 @@ class TriageEntry(BaseModel):
     worst_severity: Severity | None
     oldest_unacknowledged_at: datetime | None
     open_alerts: int
-    # Spot measurements received since the patient's last review (api/queries/reviews.py).
+    # Spot measurements received since the patient's last review, counted up to 100
+    # (api/queries/reviews.py MAX_UNREVIEWED).
     unreviewed: int
     latest: list[LatestReading]
 

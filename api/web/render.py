@@ -42,6 +42,11 @@ def when(at: datetime | None) -> str:
     return at.astimezone(DISPLAY_ZONE).strftime("%Y-%m-%d %H:%M")
 
 
+def count(value: int, *, cap: int) -> str:
+    """A count that stopped at ``cap``: "100+" rather than a number that is not exact."""
+    return f"{cap}+" if value >= cap else str(value)
+
+
 def number(value: float | None) -> str:
     if value is None:
         return "-"
@@ -59,6 +64,7 @@ def environment() -> Environment:
     )
     env.filters["when"] = when
     env.filters["number"] = number
+    env.filters["count"] = count
     return env
 
 

@@ -24,6 +24,7 @@ from api.db import Connection, pooled
 from api.deps import ConnectionDep
 from api.errors import ApiError, ForbiddenError, InvalidError
 from api.principal import Principal
+from api.queries.reviews import MAX_UNREVIEWED
 from api.routes import alerts as alert_routes
 from api.routes import live
 from api.routes import patients as patient_routes
@@ -153,6 +154,7 @@ async def _worklist(
         filters=chosen,
         severities=list(Group),
         unacknowledged=sum(row.open_alerts for row in shown),
+        max_unreviewed=MAX_UNREVIEWED,
         # What "acknowledge all green" may cover: what this list showed, no later arrival.
         drawn_at=utc_now().isoformat(),
         back=f"{WORKLIST_PATH}?{request.url.query}" if request.url.query else WORKLIST_PATH,

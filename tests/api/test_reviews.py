@@ -11,6 +11,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 
+from api.queries.reviews import MAX_UNREVIEWED
 from devices.reading import utc_now
 from ingest.alert_store import lock_key
 from tests.api.conftest import bearer, mint
@@ -181,3 +182,17 @@ def test_an_alert_raised_while_the_review_waits_keeps_the_patient_out(
     assert answers[0].status_code == 200
     assert answers[0].json() == []
     assert unreviewed(fresh_client, world, "nurse_a") == {a: A_MEASUREMENTS}
+
+
+def test_the_unreviewed_count_stops_at_its_cap(fresh_client, fresh_world_db, sql):
+    world = fresh_world_db.world
+    a = world.patients["a"]
+    sql(
+        """INSERT INTO readings (measured_at, device_id, kind, value, unit, patient_id,
+        gateway_id, received_at, batch_id)
+        SELECT %(t)s - make_interval(mins => n), 'bp-a', 'systolic', 131, 'mm[Hg]', %(p)s,
+               'gw-m1', %(t)s, '00000000-0000-4000-8000-000000000004'
+        FROM generate_series(1, %(n)s) AS n""",
+        {"t": utc_now(), "p": a, "n": MAX_UNREVIEWED + 50},
+    )
+    assert unreviewed(fresh_client, world, "nurse_a")[a] == MAX_UNREVIEWED

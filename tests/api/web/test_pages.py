@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.web.cookie import ACCESS_COOKIE, REFRESH_COOKIE
+from api.web.render import count
 from devices.reading import utc_now
 from tests.api.conftest import mint
 from tests.api.web.conftest import sign_in
@@ -363,3 +364,8 @@ def test_fleet_page_shows_gateway_conditions_and_swapped_devices(signed_in, sql)
     device = re.search(r'<tr data-device="spare-m1">.*?</tr>', page.text, re.S)
     assert device is not None
     assert "(reports SN-elsewhere)" in device.group()
+
+
+@pytest.mark.parametrize(("value", "shown"), [(0, "0"), (99, "99"), (100, "100+"), (250, "100+")])
+def test_a_capped_count_says_so(value, shown) -> None:
+    assert count(value, cap=100) == shown
