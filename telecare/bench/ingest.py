@@ -8,8 +8,10 @@ transactions of ingest's batch size, without MQTT, decoding or deduplication.
 
 Needs a PostgreSQL server whose role may create databases (``TELECARE_DATABASE_URL``; a
 scratch database is created and dropped) and a broker (``TELECARE_MQTT_URL``) whose
-``max_queued_messages`` is raised (deploy/ and the test fixture do). Optional:
-``TELECARE_BENCH_READINGS`` (default 500,000).
+``max_queued_messages`` is raised (deploy/ and the test fixture do). Optional, for quick
+iterations: ``TELECARE_BENCH_READINGS`` (default 500,000), ``TELECARE_BENCH_ROUNDS``
+(runs per path, default 3) and ``TELECARE_BENCH_PROCESSES`` (comma-separated ingest
+process counts, default "1,2").
 """
 
 from __future__ import annotations
@@ -62,13 +64,16 @@ from ingest.settings import (
 from ingest.store import STORED_COLUMNS
 
 READINGS_VARIABLE = "TELECARE_BENCH_READINGS"
+ROUNDS_VARIABLE = "TELECARE_BENCH_ROUNDS"
+PROCESSES_VARIABLE = "TELECARE_BENCH_PROCESSES"
 DEFAULT_READINGS = 500_000
 # Gateway batch size: GatewayConfig's default batch of 50 (gateway/assignment.py).
 READINGS_PER_BATCH = 50
 GATEWAYS = 100
-PROCESS_COUNTS = (1, 2)
+# Ingest process counts measured, as the issue asks: one, and two sharing a group.
+DEFAULT_PROCESS_COUNTS = (1, 2)
 # Each path is measured this many times; the table shows the median and the spread.
-ROUNDS = 3
+DEFAULT_ROUNDS = 3
 # Outstanding QoS 1 publishes: far below the 65,535 packet ids a client has (floors.md 3.4).
 PUBLISH_WINDOW = 1000
 START_TIMEOUT = 30.0
@@ -114,6 +119,8 @@ def run(environ: Mapping[str, str] | None = None) -> str:
     if not admin_url or not mqtt_url:
         raise SystemExit(f"set {DATABASE_URL} (a role that may create databases) and {MQTT_URL}")
     count = int(env.get(READINGS_VARIABLE) or DEFAULT_READINGS)
+    rounds = int(env.get(ROUNDS_VARIABLE) or DEFAULT_ROUNDS)
+    process_counts = _process_counts(env.get(PROCESSES_VARIABLE))
     # The floor commits as often as ingest does.
     per_transaction = int(env.get(BATCH_SIZE) or DEFAULT_BATCH_SIZE)
     batches = _batches(count)
@@ -123,7 +130,7 @@ def run(environ: Mapping[str, str] | None = None) -> str:
         floor = Result(
             name="floor: binary COPY, same rows, same table",
             runs=tuple(
-                _copy_floor(url, batches, per_transaction=per_transaction) for _ in range(ROUNDS)
+                _copy_floor(url, batches, per_transaction=per_transaction) for _ in range(rounds)
             ),
         )
         results = [
@@ -131,12 +138,24 @@ def run(environ: Mapping[str, str] | None = None) -> str:
                 name=f"end to end, {processes} ingest process{'es' if processes > 1 else ''}",
                 runs=tuple(
                     _end_to_end(url, mqtt_url, payloads, processes=processes, environ=env)
-                    for _ in range(ROUNDS)
+                    for _ in range(rounds)
                 ),
             )
-            for processes in PROCESS_COUNTS
+            for processes in process_counts
         ]
     return _table(floor, results, per_transaction=per_transaction)
+
+
+def _process_counts(text: str | None) -> tuple[int, ...]:
+    if not text:
+        return DEFAULT_PROCESS_COUNTS
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        counts = ()
+    if not counts or min(counts) < 1:
+        raise SystemExit(f"{PROCESSES_VARIABLE} must list process counts >= 1, got {text!r}")
+    return counts
 
 
 def _batches(count: int) -> list[ReadingsBatch]:
@@ -321,7 +340,7 @@ def _table(floor: Result, results: list[Result], *, per_transaction: int) -> str
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
         f"; {readings:,} readings in batches of {READINGS_PER_BATCH}, {per_transaction} per "
-        f"transaction; median (min-max) of {ROUNDS} runs.",
+        f"transaction; median (min-max) of {len(floor.runs)} runs.",
         "",
         "| path | readings/s | ratio to floor | ingest CPU µs per reading |",
         "|---|---:|---:|---:|",
