@@ -336,9 +336,7 @@ def test_the_general_path_keeps_what_the_call_wrote_before_it(db):
     assert result == counts(inserted=10, duplicates=10, conflicts=1, quarantined=1)
     db.commit()
     assert db.execute("SELECT count(*) FROM readings").fetchone() == (20,)
-    assert db.execute("SELECT reason FROM quarantined_readings").fetchall() == [
-        ("negative_value",)
-    ]
+    assert db.execute("SELECT reason FROM quarantined_readings").fetchall() == [("negative_value",)]
     assert db.execute("SELECT kept_value, value FROM reading_conflicts").fetchall() == [
         (90.0, 50.0)
     ]
