@@ -206,18 +206,21 @@ class RecordingConsumer(Consumer):
     def ack(self, messages) -> int:
         messages = list(messages)
         with psycopg.connect(self._settings.database_url, autocommit=True) as conn:
-            committed = [
-                conn.execute(
-                    "SELECT count(*) FROM readings WHERE batch_id = %s",
-                    (json.loads(message.payload)["batch_id"],),
-                ).fetchone()[0]
-                for message in messages
-            ]
+            committed = [committed_readings(conn, message) for message in messages]
         with self._record_lock:
             self.acked_in_order.extend(messages)
             self.flushes.append(len(messages))
             self.committed_at_puback.extend(committed)
         return super().ack(messages)
+
+
+def committed_readings(conn: psycopg.Connection, message: Message) -> int:
+    found = conn.execute(
+        "SELECT count(*) FROM readings WHERE batch_id = %s",
+        (json.loads(message.payload)["batch_id"],),
+    ).fetchone()
+    assert found is not None
+    return int(found[0])
 
 
 def run_on_thread(service: IngestService, stop: threading.Event) -> threading.Thread:
