@@ -24,7 +24,7 @@ def test_the_ingest_bench_starts_private_servers_when_none_are_configured():
     assert "fsync on" in table[0]
     assert "a private Mosquitto" in table[0]
     assert "1,000 readings" in table[0]
-    rows = [line for line in table if line.startswith("| floor") or line.startswith("| end")]
+    rows = [line for line in table if line.startswith(("| floor", "| end"))]
     assert [row.split(" | ")[0] for row in rows] == [
         "| floor: binary COPY, same rows, same table",
         "| end to end, 1 ingest process",
