@@ -68,6 +68,8 @@ def evaluate_stored(
     now: datetime | None = None,
 ) -> list[AlertChange]:
     """Judge what ``store_batch`` just stored; apply the alerts (caller commits)."""
+    if not result.patients and not any(arrival.quarantined for arrival in arrivals):
+        return []  # nothing any rule judges: no savepoint either
     try:
         with conn.transaction():
             return _evaluate(conn, arrivals, result, settings=settings, now=now or utc_now())
@@ -89,17 +91,23 @@ def _evaluate(
     settings: RuleSettings,
     now: datetime,
 ) -> list[AlertChange]:
-    observations = [
-        Observation(
-            reading=reading,
-            patient_id=result.patients[key],
-            gateway_id=arrival.gateway_id,
-            received_at=arrival.received_at,
-        )
-        for arrival in arrivals
-        for reading in arrival.readings
-        if (key := (reading.device_id, reading.kind, reading.measured_at)) in result.patients
-    ]
+    # Only readings stored just now for a patient are judged; readings of devices nobody
+    # is assigned to (a whole benchmark's, a fleet's spares) need no key built each.
+    observations = (
+        [
+            Observation(
+                reading=reading,
+                patient_id=result.patients[key],
+                gateway_id=arrival.gateway_id,
+                received_at=arrival.received_at,
+            )
+            for arrival in arrivals
+            for reading in arrival.readings
+            if (key := (reading.device_id, reading.kind, reading.measured_at)) in result.patients
+        ]
+        if result.patients
+        else []
+    )
     in_future = [
         Observation(
             reading=q.reading,

@@ -3,18 +3,26 @@
 A reading that decodes but cannot be true (an SpO2 of 104 %, a systolic pressure below
 the diastolic one, a timestamp from the future) must never reach a chart or raise an
 alert; it is kept aside with the reason (ARCHITECTURE.md, "Clinical semantics"). The
-rules are data: ``READING_RULES`` judge one reading, ``MEASUREMENT_RULES`` judge the
-readings of one measurement (same device, user slot and measured_at) together. A reading
-without a value (``absent_reason``) is judged only by its timestamp.
+rules are data: a measured_at beyond now plus the skew tolerance comes first, then
+``READING_RULES`` (a plausible range per kind) judge one reading, and
+``MEASUREMENT_RULES`` judge the readings of one measurement (same device, user slot and
+measured_at) together. A reading without a value (``absent_reason``) is judged only by
+its timestamp.
+
+Ingest judges every reading it receives, so the common case is cheap: the reading rules
+are folded into one range per kind, and measurements are grouped only when one holds a
+kind a measurement rule looks at.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from types import MappingProxyType
 
 from devices.reading import Kind, Reading
 
@@ -51,10 +59,15 @@ class Quarantined:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReadingRule:
-    """Quarantine one reading when ``implausible(reading, latest_plausible_time)``."""
+    """Quarantine a reading of one of ``kinds`` whose value lies outside ``low..high``.
+
+    Both bounds are inclusive; a reading without a value (``absent_reason``) passes.
+    """
 
     reason: QuarantineReason
-    implausible: Callable[[Reading, datetime], bool]
+    kinds: frozenset[Kind] = frozenset(Kind)
+    low: float = -math.inf
+    high: float = math.inf
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,39 +82,28 @@ class MeasurementRule:
     implausible: Callable[[Mapping[Kind, float]], bool]
 
 
-def _in_future(reading: Reading, latest: datetime) -> bool:
-    return reading.measured_at > latest
-
-
-def _negative(reading: Reading, _latest: datetime) -> bool:
-    return reading.value is not None and reading.value < 0
-
-
-def _spo2_above_100(reading: Reading, _latest: datetime) -> bool:
-    return (
-        reading.kind is Kind.SPO2 and reading.value is not None and reading.value > SPO2_MAX_PERCENT
-    )
-
-
-def _pulse_out_of_range(reading: Reading, _latest: datetime) -> bool:
-    return (
-        reading.kind is Kind.PULSE_RATE
-        and reading.value is not None
-        and not PULSE_MIN_PER_MINUTE <= reading.value <= PULSE_MAX_PER_MINUTE
-    )
-
-
 def _systolic_not_above_diastolic(values: Mapping[Kind, float]) -> bool:
     systolic, diastolic = values.get(Kind.SYSTOLIC), values.get(Kind.DIASTOLIC)
     return systolic is not None and diastolic is not None and systolic <= diastolic
 
 
-# Walked in order; a reading gets the reason of the first rule it breaks.
+# Judged first, on every reading, with or without a value.
+FUTURE_REASON = QuarantineReason.MEASURED_IN_FUTURE
+
+# Then walked in order; a reading gets the reason of the first rule it breaks.
 READING_RULES: tuple[ReadingRule, ...] = (
-    ReadingRule(reason=QuarantineReason.MEASURED_IN_FUTURE, implausible=_in_future),
-    ReadingRule(reason=QuarantineReason.NEGATIVE_VALUE, implausible=_negative),
-    ReadingRule(reason=QuarantineReason.SPO2_ABOVE_100, implausible=_spo2_above_100),
-    ReadingRule(reason=QuarantineReason.PULSE_OUT_OF_RANGE, implausible=_pulse_out_of_range),
+    ReadingRule(reason=QuarantineReason.NEGATIVE_VALUE, low=0.0),
+    ReadingRule(
+        reason=QuarantineReason.SPO2_ABOVE_100,
+        kinds=frozenset({Kind.SPO2}),
+        high=SPO2_MAX_PERCENT,
+    ),
+    ReadingRule(
+        reason=QuarantineReason.PULSE_OUT_OF_RANGE,
+        kinds=frozenset({Kind.PULSE_RATE}),
+        low=PULSE_MIN_PER_MINUTE,
+        high=PULSE_MAX_PER_MINUTE,
+    ),
 )
 
 MEASUREMENT_RULES: tuple[MeasurementRule, ...] = (
@@ -114,6 +116,23 @@ MEASUREMENT_RULES: tuple[MeasurementRule, ...] = (
     ),
 )
 
+# The range READING_RULES leave plausible for each kind (the intersection of theirs):
+# a value inside breaks no rule, so a plausible reading costs one comparison.
+_PLAUSIBLE: Mapping[Kind, tuple[float, float]] = MappingProxyType(
+    {
+        kind: (
+            max((rule.low for rule in READING_RULES if kind in rule.kinds), default=-math.inf),
+            min((rule.high for rule in READING_RULES if kind in rule.kinds), default=math.inf),
+        )
+        for kind in Kind
+    }
+)
+# A measurement rule can quarantine only readings of its kinds: a measurement holding
+# none of them need not be grouped.
+_MEASURED_KINDS: frozenset[Kind] = frozenset().union(*(r.kinds for r in MEASUREMENT_RULES))
+
+MeasurementKey = tuple[str, int | None, datetime]
+
 
 def check(
     readings: Iterable[Reading], *, now: datetime, skew: timedelta = DEFAULT_SKEW
@@ -124,15 +143,51 @@ def check(
     readings = tuple(readings)
     latest = now + skew
     reasons: dict[int, QuarantineReason] = {}
+    measured: set[MeasurementKey] = set()
     for index, reading in enumerate(readings):
-        for rule in READING_RULES:
-            if rule.implausible(reading, latest):
-                reasons[index] = rule.reason
-                break
-    measurements: defaultdict[tuple[str, int | None, datetime], list[int]] = defaultdict(list)
+        if reading.measured_at > latest:
+            reasons[index] = FUTURE_REASON
+            continue
+        value, kind = reading.value, reading.kind
+        if value is not None:
+            low, high = _PLAUSIBLE[kind]
+            if not low <= value <= high:
+                reasons[index] = _broken_rule(kind, value).reason
+                continue
+        if kind in _MEASURED_KINDS:
+            measured.add((reading.device_id, reading.user_id, reading.measured_at))
+    if measured:
+        _judge_measurements(readings, measured, reasons)
+    if not reasons:
+        return readings, ()
+    accepted = tuple(r for i, r in enumerate(readings) if i not in reasons)
+    quarantined = tuple(
+        Quarantined(reading=readings[i], reason=reason) for i, reason in sorted(reasons.items())
+    )
+    return accepted, quarantined
+
+
+def _broken_rule(kind: Kind, value: float) -> ReadingRule:
+    """The first of READING_RULES that a value outside the kind's range breaks."""
+    return next(
+        rule for rule in READING_RULES if kind in rule.kinds and not rule.low <= value <= rule.high
+    )
+
+
+def _judge_measurements(
+    readings: tuple[Reading, ...],
+    measured: set[MeasurementKey],
+    reasons: dict[int, QuarantineReason],
+) -> None:
+    """Add what MEASUREMENT_RULES say of the ``measured`` measurements to ``reasons``.
+
+    A measurement is its readings that no reading rule quarantined already.
+    """
+    measurements: defaultdict[MeasurementKey, list[int]] = defaultdict(list)
     for index, reading in enumerate(readings):
-        if index not in reasons:
-            measurements[(reading.device_id, reading.user_id, reading.measured_at)].append(index)
+        key = (reading.device_id, reading.user_id, reading.measured_at)
+        if key in measured and index not in reasons:
+            measurements[key].append(index)
     for indices in measurements.values():
         values = {
             readings[i].kind: value for i in indices if (value := readings[i].value) is not None
@@ -142,8 +197,3 @@ def check(
                 for i in indices:
                     if readings[i].kind in measurement_rule.kinds:
                         reasons.setdefault(i, measurement_rule.reason)
-    accepted = tuple(r for i, r in enumerate(readings) if i not in reasons)
-    quarantined = tuple(
-        Quarantined(reading=readings[i], reason=reason) for i, reason in sorted(reasons.items())
-    )
-    return accepted, quarantined

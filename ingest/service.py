@@ -10,9 +10,14 @@ reach ``receive_maximum`` (the broker sends no more until some are acked), the o
 waited ``max_delay``, or nothing arrived for ``IDLE_FLUSH`` (the broker may be holding
 messages back until it sees acks: Mosquitto's 3.1.1 window is 20).
 
-One flush commits on a writer thread while the loop decodes the next one (the database
-and the decoding then use both cores); a flush starts only when the previous one has
-committed and acked, so acks keep receive order.
+One flush commits on a writer thread while the loop receives and decodes on (the
+database and the decoding then use both cores). A flush that is due while the writer is
+busy waits and keeps growing, up to ``BACKLOG_FLUSHES`` times ``batch_size`` readings
+(or until the broker's window is full); then the loop waits for the commit. When the
+writer is free, everything waiting goes as the next flush: under load, flushes grow
+until committing one takes as long as receiving it. A flush starts only when the
+previous one has committed and acked, so each message is acked after the commit that
+holds it, in receive order.
 
 Failures: a database error means no ack. The flush is retried with backoff on a fresh
 connection for as long as it takes (the broker holds the unacked messages and redelivers
@@ -56,6 +61,12 @@ log = logging.getLogger(__name__)
 IDLE_FLUSH = 0.02
 # How long ``get`` waits with nothing pending, so ``stop`` and metrics are looked at.
 IDLE_POLL = 0.25
+# While a flush commits, the loop receives on until this many flushes' worth of readings
+# (batch_size each) wait for the writer; the next flush takes them all.
+BACKLOG_FLUSHES = 4
+# How long ``get`` waits, with a flush due and the writer still committing, before it
+# looks at the writer again (s).
+WRITER_POLL = 0.005
 # Backoff between commit attempts, doubling from the first bound to the second (s).
 RETRY_DELAY = (0.5, 30.0)
 # How often the metrics line is logged (s).
@@ -129,24 +140,33 @@ class IngestService:
             )
 
     def run(self, stop: threading.Event) -> None:
-        """Receive and flush until ``stop``; one flush commits while the next fills."""
+        """Receive and flush until ``stop``; the loop receives on while a flush commits."""
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer:
             committing: Future[bool] | None = None
+            in_flight = 0  # messages of the flush committing
             gave_up = False  # a flush failed until stop: nothing after it may be acked
             pending = Pending()
+            due = False  # pending is to be flushed as soon as the writer is free
             next_metrics = time.monotonic() + self._metrics_interval
             while not stop.is_set():
-                message = self._consumer.get(self._wait(pending))
+                writing = committing is not None and not committing.done()
+                wait = WRITER_POLL if due and writing else self._wait(pending)
+                message = self._consumer.get(wait)
                 now = time.monotonic()
                 if message is not None:
                     self._receive(pending, message, now=now)
-                if pending and (message is None or self._full(pending, now=now)):
+                due = bool(pending) and (due or message is None or self._full(pending, now=now))
+                if due and (
+                    committing is None
+                    or committing.done()
+                    or self._backlog_full(pending, in_flight=in_flight)
+                ):
                     # Flushes commit and ack in order: the previous one finishes first.
                     if committing is not None and not committing.result():
                         gave_up = True
                         break
                     committing = writer.submit(self._flush, pending, stop=stop)
-                    pending = Pending()
+                    in_flight, pending, due = len(pending), Pending(), False
                 if now >= next_metrics:
                     logfmt.log(log, logging.INFO, "metrics", **self.metrics().as_dict())
                     next_metrics = now + self._metrics_interval
@@ -169,6 +189,18 @@ class IngestService:
             pending.readings >= settings.batch_size
             or len(pending) >= settings.receive_maximum
             or (pending.since is not None and now - pending.since >= settings.max_delay)
+        )
+
+    def _backlog_full(self, pending: Pending, *, in_flight: int) -> bool:
+        """Whether the loop must wait for the commit before it receives more.
+
+        The bound on what waits for the writer; and with the committing flush's messages
+        unacked, the broker sends no more than ``receive_maximum`` in all.
+        """
+        settings = self._settings
+        return (
+            pending.readings >= BACKLOG_FLUSHES * settings.batch_size
+            or len(pending) + in_flight >= settings.receive_maximum
         )
 
     def close(self) -> None:

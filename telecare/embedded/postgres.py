@@ -6,7 +6,9 @@ starts the same cluster again on its next run). ``initdb`` refuses to run as roo
 every server program runs as the ``postgres`` user (created by Debian's postgresql
 package) through ``runuser``, and the directory is handed to that user. fsync is off
 because a private cluster only has to survive a killed server process, never a lost
-machine; commits still reach the operating system before they are acknowledged.
+machine; commits still reach the operating system before they are acknowledged. A
+cluster that must behave like production (``telecare bench ingest``) sets its own
+``settings`` over these.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,6 +84,8 @@ class PostgresCluster:
     base_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="telecare-pg-")))
     port: int = field(default_factory=free_port)
     run_as: str | None = field(default_factory=lambda: SERVER_USER if os.geteuid() == 0 else None)
+    # postgresql.conf settings over SERVER_SETTINGS, values as the file spells them.
+    settings: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.base_dir.mkdir(parents=True, exist_ok=True)
@@ -119,7 +124,11 @@ class PostgresCluster:
             "--locale=C.UTF-8",
             "--no-sync",
         )
-        settings = {**SERVER_SETTINGS, "unix_socket_directories": f"'{self.base_dir}'"}
+        settings = {
+            **SERVER_SETTINGS,
+            "unix_socket_directories": f"'{self.base_dir}'",
+            **self.settings,
+        }
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.writelines(f"{name} = {value}\n" for name, value in settings.items())
 
@@ -174,9 +183,9 @@ class PostgresCluster:
             )
 
 
-def start_cluster() -> PostgresCluster:
+def start_cluster(settings: Mapping[str, str] | None = None) -> PostgresCluster:
     """A fresh, running private cluster (the caller destroys it)."""
-    cluster = PostgresCluster()
+    cluster = PostgresCluster(settings=settings or {})
     try:
         cluster.init()
         cluster.start()

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from devices.reading import KIND_CODES, AbsentReason, Kind, Reading, Unit
+from devices.reading import (
+    KIND_CODES,
+    AbsentReason,
+    Flag,
+    Kind,
+    Reading,
+    Unit,
+    prechecked_reading,
+)
 
 AT = datetime(2026, 11, 29, 7, 0, tzinfo=UTC)
 
@@ -88,3 +100,39 @@ def test_reading_is_immutable():
     r = reading()
     with pytest.raises(AttributeError):
         r.value = 1.0  # type: ignore[misc]
+
+
+@st.composite
+def any_reading(draw: st.DrawFn) -> Reading:
+    absent = draw(st.none() | st.sampled_from(AbsentReason))
+    original = draw(st.none() | st.tuples(st.floats(-1e6, 1e6), st.sampled_from(Unit)))
+    return reading(
+        kind=draw(st.sampled_from(Kind)),
+        value=None if absent else draw(st.floats(allow_nan=False, allow_infinity=False)),
+        absent_reason=absent,
+        unit=draw(st.sampled_from(Unit)),
+        measured_at=draw(st.datetimes(timezones=st.just(UTC))),
+        device_time=draw(st.none() | st.datetimes()),
+        flags=draw(st.frozensets(st.sampled_from(Flag))),
+        original_value=None if original is None else original[0],
+        original_unit=None if original is None else original[1],
+        user_id=draw(st.none() | st.integers(0, 0xFF)),
+        continuous=draw(st.booleans()),
+    )
+
+
+@given(any_reading())
+def test_a_prechecked_reading_equals_the_validated_one(validated):
+    built = prechecked_reading(
+        **{field.name: getattr(validated, field.name) for field in fields(Reading)}
+    )
+    assert type(built) is Reading
+    assert built == validated
+    assert hash(built) == hash(validated)
+    with pytest.raises(AttributeError):
+        built.value = 1.0  # type: ignore[misc]
+
+
+def test_prechecked_reading_takes_every_field():
+    parameters = inspect.signature(prechecked_reading).parameters
+    assert list(parameters) == [field.name for field in fields(Reading)]

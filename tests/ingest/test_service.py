@@ -13,7 +13,7 @@ from devices.reading import Kind
 from gateway.contract import MAX_PAYLOAD_BYTES, Channel, encode, topic
 from ingest.consumer import Consumer, Message
 from ingest.metrics import Metrics
-from ingest.service import IngestService
+from ingest.service import BACKLOG_FLUSHES, IngestService
 from tests.ingest.gateway_double import (
     PROTOCOLS,
     batch,
@@ -181,13 +181,20 @@ def test_the_app_ack_comes_only_after_the_commit(
 
 
 class RecordingConsumer(Consumer):
-    """Records what it hands out and what it is asked to ack."""
+    """Records what it hands out and what it is asked to ack, flush by flush; at each
+    PUBACK, how many readings of the message's batch are committed (own connection)."""
 
     def __init__(self, settings) -> None:
         super().__init__(settings)
         self.received: list[Message] = []
         self.acked_in_order: list[Message] = []
+        self.flushes: list[int] = []  # messages acked per call, one call per flush
+        self.committed_at_puback: list[int] = []
         self._record_lock = threading.Lock()
+
+    def received_count(self) -> int:
+        with self._record_lock:
+            return len(self.received)
 
     def get(self, timeout: float) -> Message | None:
         message = super().get(timeout)
@@ -198,30 +205,90 @@ class RecordingConsumer(Consumer):
 
     def ack(self, messages) -> int:
         messages = list(messages)
+        with psycopg.connect(self._settings.database_url, autocommit=True) as conn:
+            committed = [committed_readings(conn, message) for message in messages]
         with self._record_lock:
             self.acked_in_order.extend(messages)
+            self.flushes.append(len(messages))
+            self.committed_at_puback.extend(committed)
         return super().ack(messages)
+
+
+def committed_readings(conn: psycopg.Connection, message: Message) -> int:
+    found = conn.execute(
+        "SELECT count(*) FROM readings WHERE batch_id = %s",
+        (json.loads(message.payload)["batch_id"],),
+    ).fetchone()
+    assert found is not None
+    return int(found[0])
+
+
+def run_on_thread(service: IngestService, stop: threading.Event) -> threading.Thread:
+    service.start()
+    thread = threading.Thread(target=service.run, args=(stop,))
+    thread.start()
+    return thread
+
+
+def stop_thread(service: IngestService, stop: threading.Event, thread: threading.Thread) -> None:
+    stop.set()
+    thread.join(30)
+    service.close()
+    assert not thread.is_alive()
 
 
 def test_messages_are_acked_in_receive_order_after_their_commit(make_settings, make_gateway, count):
     settings = make_settings(batch_size=100)
     consumer = RecordingConsumer(settings)
     service = IngestService(settings, consumer=consumer)
-    service.start()
     stop = threading.Event()
-    thread = threading.Thread(target=service.run, args=(stop,))
-    thread.start()
+    thread = run_on_thread(service, stop)
     try:
         gateway = make_gateway("gw-1", "gw-2")
         gateway.publish(interleave(*(stream(gw, batches=25, size=8) for gw in ("gw-1", "gw-2"))))
         wait_until(lambda: service.metrics().acked == 50, what="50 acks")
     finally:
-        stop.set()
-        thread.join(30)
-        service.close()
+        stop_thread(service, stop, thread)
     assert consumer.acked_in_order == consumer.received
+    assert consumer.committed_at_puback == [8] * 50
     assert service.metrics().commits > 1  # several flushes, each acked in turn
     assert count("readings") == 400
+
+
+def test_the_loop_receives_on_while_a_flush_commits_up_to_the_bound(
+    make_settings, make_gateway, count, database_url
+):
+    # Every message fills a flush (10 readings, batch size 10). The first flush's COPY
+    # waits on a lock the test holds; meanwhile the loop takes exactly as many messages
+    # as the bound lets wait, acks nothing, and sends them all as the next flush.
+    settings = make_settings(batch_size=10)
+    bound = BACKLOG_FLUSHES  # messages of batch_size readings that may wait
+    consumer = RecordingConsumer(settings)
+    service = IngestService(settings, consumer=consumer)
+    stop = threading.Event()
+    gateway = make_gateway("gw-1")
+    batches = stream("gw-1", batches=20, size=10)
+    with psycopg.connect(database_url) as blocker:
+        blocker.execute("LOCK TABLE readings IN SHARE MODE")  # no COPY or INSERT gets by
+        thread = run_on_thread(service, stop)
+        try:
+            gateway.publish(batches)
+            wait_until(
+                lambda: consumer.received_count() == 1 + bound, what="the first flush and the bound"
+            )
+            assert consumer.acked_in_order == []
+            assert gateway.acked_batch_ids() == []
+            blocker.rollback()
+            wait_until(lambda: service.metrics().acked == 20, what="20 acks")
+        finally:
+            blocker.rollback()
+            stop_thread(service, stop, thread)
+    assert consumer.flushes[:2] == [1, bound]
+    assert max(consumer.flushes) <= bound
+    assert sum(consumer.flushes) == 20
+    assert consumer.acked_in_order == consumer.received
+    assert consumer.committed_at_puback == [10] * 20
+    assert count("readings") == 200
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

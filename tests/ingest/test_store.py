@@ -77,6 +77,11 @@ def stored(
     return conn.execute(f"SELECT {columns} FROM readings ORDER BY measured_at, kind").fetchall()
 
 
+def staging_table_exists(conn: psycopg.Connection[Any]) -> bool:
+    found = conn.execute("SELECT to_regclass('pg_temp.reading_staging') IS NOT NULL").fetchone()
+    return found == (True,)
+
+
 def counts(
     inserted: int = 0,
     duplicates: int = 0,
@@ -112,7 +117,15 @@ def test_a_replayed_batch_stores_nothing_new(db):
     assert stored(db) == before
 
 
-def test_a_reading_round_trips_field_by_field(db):
+@pytest.mark.parametrize(
+    "times",
+    [
+        pytest.param(1, id="copied-into-readings"),
+        # The batch repeated within one call: the repeat takes the staging path.
+        pytest.param(2, id="through-staging"),
+    ],
+)
+def test_a_reading_round_trips_field_by_field(db, times):
     original = Reading(
         device_id="AA:BB:CC:DD:EE:FF",
         kind=Kind.SYSTOLIC,
@@ -128,7 +141,8 @@ def test_a_reading_round_trips_field_by_field(db):
     )
     absent = reading(Kind.PULSE_RATE, None, device="AA:BB:CC:DD:EE:FF", continuous=True)
     batch = arrival(original, absent)
-    store_batch(db, [batch])
+    assert store_batch(db, [batch] * times) == counts(inserted=2, duplicates=2 * (times - 1))
+    assert staging_table_exists(db) == (times > 1)
 
     rows = db.execute(
         """SELECT device_id, kind, value, unit, measured_at, device_time, flags, absent_reason,
@@ -259,6 +273,73 @@ def test_a_late_reading_of_a_reused_device_never_reaches_the_new_patient(db):
     late = reading(Kind.SYSTOLIC, 131.0, device="cuff-1", at=T0 + timedelta(hours=20))
     store_batch(db, [arrival(late)])
     assert stored(db, "patient_id") == [(first,)]
+
+
+def test_new_readings_go_straight_into_readings_attributed(db):
+    org = add_organization(db)
+    patient = add_patient(db, org)
+    add_device(db, org, "oximeter-1")
+    assign(db, "oximeter-1", patient, T0 - timedelta(days=1))
+    db.commit()
+    assigned, stranger = series(60), series(3, device="stranger-1")
+
+    result = store_batch(db, [arrival(*assigned), arrival(*stranger)])
+
+    assert result == counts(
+        inserted=63, patients={(r.device_id, r.kind, r.measured_at): patient for r in assigned}
+    )
+    assert not staging_table_exists(db)  # the COPY path; no staging, no per-row join
+    patients = db.execute("SELECT device_id, patient_id, count(*) FROM readings GROUP BY 1, 2")
+    assert sorted(patients.fetchall()) == [("oximeter-1", patient, 60), ("stranger-1", None, 3)]
+    # The chart rollup (migration 0011) follows a COPY as it follows an INSERT.
+    rollup = db.execute(
+        "SELECT sum(reading_count) FROM reading_rollups_15m WHERE patient_id = %s", (patient,)
+    )
+    assert rollup.fetchone() == (60,)
+
+
+def test_an_assignment_ending_within_a_call_attributes_each_reading(db):
+    org = add_organization(db)
+    patient = add_patient(db, org)
+    add_device(db, org, "oximeter-1")
+    assign(db, "oximeter-1", patient, T0 - timedelta(days=1), T0 + timedelta(seconds=30))
+    db.commit()
+    readings = series(60)
+
+    result = store_batch(db, [arrival(*readings)])
+
+    assert staging_table_exists(db)  # the span crosses the period's end: joined row by row
+    assert result == counts(
+        inserted=60,
+        patients={(r.device_id, r.kind, r.measured_at): patient for r in readings[:30]},
+    )
+
+
+def test_a_stored_key_among_new_ones_takes_the_general_path(db):
+    readings = series(20)
+    store_batch(db, [arrival(*readings[5:15])])
+    assert not staging_table_exists(db)
+    assert store_batch(db, [arrival(*readings)]) == counts(inserted=10, duplicates=10)
+    assert staging_table_exists(db)
+    assert db.execute("SELECT count(*) FROM readings").fetchone() == (20,)
+
+
+def test_the_general_path_keeps_what_the_call_wrote_before_it(db):
+    # The failed COPY is undone to its savepoint: the quarantined rows of the same call,
+    # and the caller's own writes in the same transaction, stay.
+    readings = series(20)
+    db.execute("SELECT 1")  # the caller's transaction
+    assert store_batch(db, [arrival(*readings[:10])]) == counts(inserted=10)
+    late = Quarantined(reading=reading(value=-3.0), reason=QuarantineReason.NEGATIVE_VALUE)
+    changed = reading(value=50.0, at=readings[0].measured_at)
+    result = store_batch(db, [arrival(changed, *readings, quarantined=[late])])
+    assert result == counts(inserted=10, duplicates=10, conflicts=1, quarantined=1)
+    db.commit()
+    assert db.execute("SELECT count(*) FROM readings").fetchone() == (20,)
+    assert db.execute("SELECT reason FROM quarantined_readings").fetchall() == [("negative_value",)]
+    assert db.execute("SELECT kept_value, value FROM reading_conflicts").fetchall() == [
+        (90.0, 50.0)
+    ]
 
 
 def test_quarantined_readings_are_kept_once_with_their_reason(db):
