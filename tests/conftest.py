@@ -3,6 +3,8 @@
 Tests marked ``timescale`` need a TimescaleDB server, which CI does not have: unless
 TELECARE_TEST_TIMESCALE names one (a libpq URL whose role may create databases), they
 are deselected, not skipped, and the terminal summary says how to run them.
+
+Hypothesis runs with the ``telecare`` profile below.
 """
 
 from __future__ import annotations
@@ -10,6 +12,12 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Speed is measured by benchmarks, never by tests: no per-example deadline and no health
+# check that times the data generation, whose verdicts depend on how busy the machine is.
+settings.register_profile("telecare", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("telecare")
 
 pytest_plugins = [
     "tests.fixtures.postgres",
