@@ -25,6 +25,7 @@ def test_scenario_values_are_the_names_the_demo_accepts():
         "normal",
         "hypertensive_crisis",
         "hypotension",
+        "elevated_pressure",
         "desaturation",
         "motion_artefact",
         "error_reading",
