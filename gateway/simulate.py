@@ -5,7 +5,9 @@ Each simulated household (``devices.simulator.household``: one cuff, one oximete
 ``speed`` times faster; every value goes through the same ``devices`` decoder and the
 same outbox, publisher and status as BLE readings, so a simulated gateway exercises
 everything but the radio. Households are seeded, so a demo shows the same patients
-every time.
+every time. Each household goes through the options' ``scenarios``, or its own entry of
+``household_scenarios``; with a ``history`` its devices come with the records of the
+days before (devices.simulator.history), collected on the first connection.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from devices import Decoder, ParseError
 from devices.battery import parse_battery_level
 from devices.decoder import READING_DECODERS
 from devices.device_information import DeviceInformationString, device_information_from
+from devices.simulator.history import Routine
 from devices.simulator.household import Event, Household, Schedule
 from devices.simulator.scenario import Scenario
 from devices.uuids import Characteristic
@@ -51,13 +54,25 @@ class SimulationOptions:
     seed: int = 1
     speed: float = 1.0
     scenarios: tuple[Scenario, ...] = (Scenario.NORMAL,)
+    # One entry per household (empty: every household goes through ``scenarios``).
+    household_scenarios: tuple[tuple[Scenario, ...], ...] = ()
     schedule: Schedule = DEMO_SCHEDULE
+    history: Routine | None = None
 
     def __post_init__(self) -> None:
         if self.households < 1:
             raise ValueError(f"households must be at least 1, got {self.households}")
         if self.speed <= 0:
             raise ValueError(f"speed must be positive, got {self.speed}")
+        if self.household_scenarios and len(self.household_scenarios) != self.households:
+            raise ValueError(
+                f"{len(self.household_scenarios)} households' scenarios for "
+                f"{self.households} households"
+            )
+
+    def scenarios_of(self, index: int) -> tuple[Scenario, ...]:
+        """What household ``index`` (0-based) goes through."""
+        return self.household_scenarios[index] if self.household_scenarios else self.scenarios
 
 
 class SimulatedCollector:
@@ -88,8 +103,9 @@ class SimulatedCollector:
             home = Household(
                 seed=options.seed + index,
                 start=self._gateway.clock(),
-                scenarios=options.scenarios,
+                scenarios=options.scenarios_of(index),
                 tz=tz,
+                history=options.history,
             )
             for address in (home.monitor.address, home.oximeter.address):
                 self._decoders[address] = Decoder(device_id=address, device_tz=tz)

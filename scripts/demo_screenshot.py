@@ -4,17 +4,19 @@
 
 Starts ``telecare demo`` in a fresh data directory (its own Mosquitto and PostgreSQL on
 free ports, the api on a free port), waits until the simulated households have raised
-red, yellow and blue alerts, signs in as the demo nurse in Debian's Chromium, driven by
-Playwright and launched exactly as the browser tests launch it (tests/api/web/browser.py),
-and writes ``worklist.png`` (its first screen), ``worklist-full.png`` (the whole list) and
-``patient.png`` (the first screen of the worst patient's page). The demo is
-stopped and its data directory removed afterwards. Run from the repository root through
-``scripts/demo-screenshot`` (the project's virtual environment).
+red, yellow and blue alerts (every red household its red one), signs in as the demo nurse
+in Debian's Chromium, driven by Playwright and launched exactly as the browser tests
+launch it (tests/api/web/browser.py), and writes ``worklist.png`` (its first screen),
+``worklist-full.png`` (the whole list, at half size) and ``patient.png`` (the first screen
+of the worst patient's page). The demo is stopped and its data directory removed
+afterwards. Run from the repository root through ``scripts/demo-screenshot`` (the
+project's virtual environment).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import signal
@@ -30,12 +32,18 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
+from devices.simulator import Scenario
+from telecare.demo.plan import running_gateways
 from telecare.embedded.postgres import free_port
 from tests.api.web.browser import CHROMIUM, chromium
 
 DEMO_NURSE = "nurse"  # telecare/demo/plan.py USERS
-# The alerts a README reader should see: every severity of the worklist.
+# The alerts a README reader should see: every severity of the worklist, and a red one
+# for every household whose scenario promises one (devices/simulator/scenario.py).
 SEVERITIES = frozenset({"red", "yellow", "blue"})
+RED_SCENARIOS = frozenset(
+    {Scenario.HYPERTENSIVE_CRISIS, Scenario.HYPOTENSION, Scenario.DESATURATION}
+)
 # The demo's households raise them "in the first minutes" (README); a loaded machine or a
 # first run's initdb may take longer, so the deadline is generous.
 DEFAULT_TIMEOUT_S = 900.0
@@ -43,6 +51,8 @@ START_TIMEOUT_S = 300.0
 STOP_TIMEOUT_S = 120.0
 POLL_S = 2.0
 PAGE_TIMEOUT_MS = 30_000
+# The whole worklist is drawn at this scale (20 patients at full size: 4000 pixels tall).
+OVERVIEW_SCALE = 0.5
 # The data directory must be enterable by the postgres user when run as root
 # (telecare/demo/run.py keeps the cluster inside it only then).
 DATA_DIR_MODE = 0o711
@@ -129,21 +139,34 @@ def _request(url: str, *, data: dict[str, str] | None = None, token: str = "") -
 def _wait_for_alerts(
     url: str, password: str, demo: subprocess.Popen[bytes], log_path: Path, *, timeout: float
 ) -> None:
-    """Until the nurse's open alerts include every severity (asked through the api)."""
+    """Until the nurse's open alerts include every severity and every red household
+    (asked through the api): the desaturations take about eight minutes."""
     deadline = time.monotonic() + timeout
+    red_households = sum(
+        bool(RED_SCENARIOS.intersection(scenarios))
+        for gateway in running_gateways()
+        for scenarios in gateway.households
+    )
     seen: set[str] = set()
-    while not seen >= SEVERITIES:
+    red_patients = 0
+    while not (seen >= SEVERITIES and red_patients >= red_households):
         _running(demo, log_path)
         if time.monotonic() > deadline:
-            raise RuntimeError(f"only {sorted(seen)} alerts after {timeout:.0f} s")
+            raise RuntimeError(
+                f"only {sorted(seen)} alerts, {red_patients} red patients after {timeout:.0f} s"
+            )
         time.sleep(POLL_S)
         login = {"grant_type": "password", "username": DEMO_NURSE, "password": password}
         token = _request(f"{url}/auth/token", data=login)["access_token"]
         alerts = _request(f"{url}/alerts?status=open&limit=1000", token=token)
         now = {alert["severity"] for alert in alerts}
-        if now != seen:
-            print(f"  open alerts: {', '.join(sorted(now)) or 'none'}", flush=True)
-        seen = now
+        red_now = len({alert["patient_id"] for alert in alerts if alert["severity"] == "red"})
+        if (now, red_now) != (seen, red_patients):
+            print(
+                f"  open alerts: {', '.join(sorted(now)) or 'none'} ({red_now} red patients)",
+                flush=True,
+            )
+        seen, red_patients = now, red_now
 
 
 def _screenshots(url: str, password: str, *, profile: Path, out: Path) -> None:
@@ -158,8 +181,9 @@ def _screenshots(url: str, password: str, *, profile: Path, out: Path) -> None:
         expect(page).to_have_url(f"{url}/web/worklist")
         expect(page.locator("#live-status.connected")).to_have_count(1)
         _shoot(page, out / "worklist.png", full_page=False)
-        # The whole list, so every severity group shows, worst first.
-        _shoot(page, out / "worklist-full.png", full_page=True)
+        # The whole list, so every severity group shows, worst first; at half size, so
+        # the image stays small.
+        _shoot_scaled(page, out / "worklist-full.png", scale=OVERVIEW_SCALE)
         page.locator('tbody[data-group="red"] tr.row a').first.click()
         expect(page.locator("svg.chart").first).to_be_visible()
         _shoot(page, out / "patient.png", full_page=False)
@@ -171,6 +195,29 @@ def _shoot(page: Page, path: Path, *, full_page: bool) -> None:
     first screen as a person sees it."""
     page.screenshot(path=str(path), full_page=full_page)
     print(f"  {path.name}: {page.url}", flush=True)
+
+
+def _shoot_scaled(page: Page, path: Path, *, scale: float) -> None:
+    """All of the page, laid out at 1280 pixels wide but drawn ``scale`` times as large.
+    Playwright's screenshot has no scale, so this asks Chromium directly (DevTools
+    protocol, Page.captureScreenshot with a clip scale)."""
+    width, height = page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+    )
+    session = page.context.new_cdp_session(page)
+    try:
+        shot = session.send(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": scale},
+            },
+        )
+    finally:
+        session.detach()
+    path.write_bytes(base64.b64decode(shot["data"]))
+    print(f"  {path.name}: {page.url} (scale {scale})", flush=True)
 
 
 def _stop(demo: subprocess.Popen[bytes]) -> None:

@@ -30,7 +30,7 @@ from api.web.cookie import PREFIX
 from api.web.render import auditor_for, error_page, page
 from api.web.signin import see_other
 from api.web.text import texts
-from devices.reading import KIND_CODES, Kind, utc_now
+from devices.reading import KIND_CODES, Flag, Kind, utc_now
 
 router = APIRouter(include_in_schema=False)
 
@@ -76,6 +76,12 @@ CHARTS = (
 )
 
 
+# Flags that cast no doubt on a reading, so the chart draws no triangle for them: where
+# it came from (a stored record, downloaded later: every oximeter spot-check, a cuff's
+# history) or that the device checked it (PLXS Measurement Status bits 7 and 8).
+NOT_DOUBTFUL = frozenset({Flag.FROM_STORAGE, Flag.VALIDATED, Flag.FULLY_QUALIFIED})
+
+
 def charts(
     readings: Sequence[ReadingOut],
     thresholds: Sequence[ThresholdOut],
@@ -94,7 +100,9 @@ def charts(
                 label=t[kind.value],
                 points=tuple(
                     chart.Point(
-                        at=r.measured_at, value=r.value, flags=tuple(f.value for f in r.flags)
+                        at=r.measured_at,
+                        value=r.value,
+                        flags=tuple(f.value for f in r.flags if f not in NOT_DOUBTFUL),
                     )
                     for r in readings
                     if r.kind is kind and r.value is not None

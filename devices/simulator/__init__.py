@@ -5,6 +5,7 @@ send spec-exact GATT bytes, for the demo, the gateway's simulate mode and benchm
     scenario.py                Scenario, SCENARIOS: what the household goes through
     blood_pressure_monitor.py  SimulatedBloodPressureMonitor: a BLS 1.0 cuff
     pulse_oximeter.py          SimulatedPulseOximeter: PLXS spot-checks, RACP, 1 Hz stream
+    history.py                 Routine: what the devices stored before they were switched on
     household.py               household(...): both devices as one time-ordered event stream
 
 Standard library only (``random.Random``), like the rest of ``devices``.
@@ -13,6 +14,7 @@ Standard library only (``random.Random``), like the rest of ``devices``.
 from __future__ import annotations
 
 from devices.simulator.blood_pressure_monitor import SimulatedBloodPressureMonitor
+from devices.simulator.history import Routine
 from devices.simulator.household import Event, Household, Schedule, household
 from devices.simulator.physiology import Baseline, BloodPressure, OximetrySample, Physiology
 from devices.simulator.pulse_oximeter import SimulatedPulseOximeter
@@ -28,6 +30,7 @@ __all__ = [
     "OximetrySample",
     "Physiology",
     "Profile",
+    "Routine",
     "Scenario",
     "ScenarioSpec",
     "Schedule",

@@ -138,7 +138,27 @@ class SimulatedBloodPressureMonitor:
         """Take a measurement that finishes at ``now``, store it as unsent, return it."""
         index = self._measurements
         self._measurements += 1
-        profile = self.physiology.profile
+        record = self._record(now, index=index, physiology=self.physiology)
+        self._memory.append(record)
+        self._unsent.append(record)
+        return record
+
+    def remember(self, at: datetime, *, physiology: Physiology) -> BloodPressureMeasurement:
+        """Store, unsent, a record the cuff took at ``at`` before it was switched on, of the
+        patient as ``physiology`` then was (household.py). Which such records a movement
+        disturbed or a failure spoiled follows the minute of ``at``, not a count, so the
+        same moment always gives the same record. Call before ``measure``, oldest first."""
+        if self._measurements:
+            raise ValueError("earlier records go in before the first measurement")
+        record = self._record(at, index=_minute(at), physiology=physiology)
+        self._memory.append(record)
+        self._unsent.append(record)
+        return record
+
+    def _record(
+        self, now: datetime, *, index: int, physiology: Physiology
+    ) -> BloodPressureMeasurement:
+        profile = physiology.profile
         status: frozenset[Flag] = frozenset()
         if profile.failure is not None and index % profile.failure.cuff_every == 0:
             # A failed inflation: the cuff sends the record with NaN in every value.
@@ -147,19 +167,17 @@ class SimulatedBloodPressureMonitor:
             mean: Number = AbsentReason.NOT_A_NUMBER
             pulse: Number = AbsentReason.NOT_A_NUMBER
         else:
-            bp = self.physiology.blood_pressure(now)
+            bp = physiology.blood_pressure(now)
             whole_systolic, whole_diastolic = round(bp.systolic), round(bp.diastolic)
             if profile.motion is not None and index % profile.motion.cuff_every == 0:
-                error = profile.motion.cuff_systolic_error.at(
-                    self.physiology.uniform("cuff_error", now)
-                )
+                error = profile.motion.cuff_systolic_error.at(physiology.uniform("cuff_error", now))
                 whole_systolic += round(error)
                 status = frozenset({Flag.BODY_MOVEMENT})
             systolic = self._pressure(whole_systolic)
             diastolic = self._pressure(whole_diastolic)
             mean = self._pressure(round(mean_arterial_pressure(whole_systolic, whole_diastolic)))
             pulse = float(round(bp.pulse_rate))
-        record = BloodPressureMeasurement(
+        return BloodPressureMeasurement(
             systolic=systolic,
             diastolic=diastolic,
             mean_arterial_pressure=mean,
@@ -169,9 +187,6 @@ class SimulatedBloodPressureMonitor:
             user_id=self.user_id,
             status=status,
         )
-        self._memory.append(record)
-        self._unsent.append(record)
-        return record
 
     def intermediate_cuff_pressures(self, now: datetime) -> list[tuple[datetime, bytes]]:
         """The 0x2A36 notifications of the cuff cycle of a measurement finishing at
@@ -238,6 +253,10 @@ class SimulatedBloodPressureMonitor:
         """A collector writes Current Time (0x2A2B) at ``now``: the clock is set.
         ParseError for bytes the device refuses."""
         self.clock.write_current_time(data, now=now)
+
+
+def _minute(at: datetime) -> int:
+    return math.floor(at.timestamp()) // 60
 
 
 def _steps(span: float, *, rate: float = _INFLATE_RATE) -> int:

@@ -50,7 +50,9 @@ class Hardware:
                 firmware_revision=self.firmware_revision,
             ),
             clock=WallClock(
-                powered_on=anchor,
+                # Set on a whole second, so the clock shows exactly the wall time of any
+                # whole-second instant, before power-on too (history.py).
+                powered_on=anchor.replace(microsecond=0),
                 wall=None if physiology.profile.clock_unset else wall_time(anchor, tz=device_tz),
                 drift_ppm=clock_drift_ppm,
             ),

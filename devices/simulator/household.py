@@ -19,6 +19,12 @@ What happens, with the times of ``Schedule``:
   arrive as 0x2A5E with the "from measurement storage" bit.
 
 The gateway writes no Current Time here, so a ``clock_unset`` household stays unset.
+
+With a ``Routine`` (history.py) the devices come with records in memory: the cuff
+indicates them with its first measurement, the oximeter reports them in the first
+download. They show the patient before the start: scenarios that began then
+(``ScenarioSpec.began_at_start``: a crisis, a desaturating COPD) are not in them. A
+``clock_unset`` household has none (its clock was reset, and its memory with it).
 """
 
 from __future__ import annotations
@@ -36,9 +42,10 @@ from devices.racp import (
     report_number_of_records,
 )
 from devices.simulator.blood_pressure_monitor import SimulatedBloodPressureMonitor
+from devices.simulator.history import Routine, measurement_times
 from devices.simulator.physiology import Physiology
 from devices.simulator.pulse_oximeter import SAMPLE_INTERVAL, SimulatedPulseOximeter
-from devices.simulator.scenario import Scenario
+from devices.simulator.scenario import Scenario, before_start
 from devices.uuids import Characteristic
 
 # The longest cuff cycle (inflate to 270 mmHg, deflate to 0) takes about 95 s: a
@@ -86,7 +93,8 @@ class Schedule:
 class Household:
     """The patient and both devices. ``start`` is when the scenario starts and the
     devices are switched on; ``tz`` is the household's zone (circadian rhythm, device
-    clocks)."""
+    clocks, the local times of ``history``); ``history`` is what the devices hold in
+    memory at the start (see the module docstring)."""
 
     __slots__ = ("monitor", "oximeter", "physiology", "start")
 
@@ -97,11 +105,28 @@ class Household:
         start: datetime,
         scenarios: Scenario | Iterable[Scenario] = Scenario.NORMAL,
         tz: tzinfo = UTC,
+        history: Routine | None = None,
     ) -> None:
         self.start = start
         self.physiology = Physiology(seed=seed, scenarios=scenarios, anchor=start, tz=tz)
         self.monitor = SimulatedBloodPressureMonitor(self.physiology, device_tz=tz)
         self.oximeter = SimulatedPulseOximeter(self.physiology, device_tz=tz)
+        if history is not None and not self.physiology.profile.clock_unset:
+            self._remember(history, scenarios=scenarios, tz=tz)
+
+    def _remember(
+        self, history: Routine, *, scenarios: Scenario | Iterable[Scenario], tz: tzinfo
+    ) -> None:
+        seed, until = self.physiology.seed, min(history.until or self.start, self.start)
+        before = Physiology(seed=seed, scenarios=before_start(scenarios), anchor=self.start, tz=tz)
+        for at in measurement_times(
+            history, history.blood_pressure, seed=seed, stream="cuff", until=until, tz=tz
+        ):
+            self.monitor.remember(at, physiology=before)
+        for at in measurement_times(
+            history, history.spot_checks, seed=seed, stream="spot_check", until=until, tz=tz
+        ):
+            self.oximeter.remember(at, physiology=before)
 
     def events(self, duration: timedelta, *, schedule: Schedule | None = None) -> Iterator[Event]:
         """Everything the devices send from ``start`` for ``duration``, in time order."""
@@ -179,10 +204,11 @@ def household(
     scenarios: Scenario | Iterable[Scenario] = Scenario.NORMAL,
     schedule: Schedule | None = None,
     tz: tzinfo = UTC,
+    history: Routine | None = None,
 ) -> Iterator[Event]:
     """The events of a fresh household with ``seed`` under ``scenarios``, from ``start``
     for ``duration`` (see the module docstring). Same arguments, same bytes."""
-    home = Household(seed=seed, start=start, scenarios=scenarios, tz=tz)
+    home = Household(seed=seed, start=start, scenarios=scenarios, tz=tz, history=history)
     return home.events(duration, schedule=schedule)
 
 

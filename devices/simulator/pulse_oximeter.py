@@ -14,6 +14,7 @@ Every method takes explicit times; the bytes come from ``devices.pulse_oximeter`
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import replace
@@ -176,14 +177,29 @@ class SimulatedPulseOximeter:
         stored copy differs only in the "from measurement storage" bit)."""
         index = self._spot_checks
         self._spot_checks += 1
-        sample = self.physiology.oximetry(now)
-        failure = self.physiology.profile.failure
+        record = self._record(now, index=index, physiology=self.physiology)
+        self._store(record)
+        return record
+
+    def remember(self, at: datetime, *, physiology: Physiology) -> PlxSpotCheck:
+        """Store a spot-check taken at ``at`` before the device was switched on, of the
+        patient as ``physiology`` then was (household.py); return it as stored. Which of
+        them failed follows the minute of ``at``, not a count, so the same moment always
+        gives the same record. Call before ``spot_check``, oldest first."""
+        if self._spot_checks:
+            raise ValueError("earlier records go in before the first spot-check")
+        self._store(self._record(at, index=_minute(at), physiology=physiology))
+        return self._storage[-1]
+
+    def _record(self, now: datetime, *, index: int, physiology: Physiology) -> PlxSpotCheck:
+        sample = physiology.oximetry(now)
+        failure = physiology.profile.failure
         condition = _condition(sample)
         if failure is not None and index % failure.spot_check_every == 0:
             condition = Condition.FAILED
         spo2, pulse_rate, pai = _values(sample, condition)
         measurement, device = CONDITION_STATUS[condition] if condition else _NO_STATUS
-        record = PlxSpotCheck(
+        return PlxSpotCheck(
             spo2=spo2,
             pulse_rate=pulse_rate,
             timestamp=self.clock.read(now),
@@ -192,8 +208,14 @@ class SimulatedPulseOximeter:
             pulse_amplitude_index=pai,
             device_clock_not_set=not self.clock.is_set,
         )
-        self._storage.append(replace(record, measurement_status=measurement | {Flag.FROM_STORAGE}))
-        return record
+
+    def _store(self, record: PlxSpotCheck) -> None:
+        self._storage.append(
+            replace(
+                record,
+                measurement_status=(record.measurement_status or frozenset()) | {Flag.FROM_STORAGE},
+            )
+        )
 
     def continuous_measurement(self, at: datetime) -> PlxContinuous:
         """The 0x2A5F record for the second containing ``at``."""
@@ -291,6 +313,10 @@ class SimulatedPulseOximeter:
         """A collector writes Current Time (0x2A2B) at ``now``: the clock is set.
         ParseError for bytes the device refuses."""
         self.clock.write_current_time(data, now=now)
+
+
+def _minute(at: datetime) -> int:
+    return math.floor(at.timestamp()) // 60
 
 
 def _condition(sample: OximetrySample) -> Condition | None:

@@ -30,6 +30,7 @@ class Scenario(StrEnum):
     NORMAL = "normal"
     HYPERTENSIVE_CRISIS = "hypertensive_crisis"
     HYPOTENSION = "hypotension"
+    ELEVATED_PRESSURE = "elevated_pressure"
     DESATURATION = "desaturation"
     MOTION_ARTEFACT = "motion_artefact"
     ERROR_READING = "error_reading"
@@ -154,6 +155,9 @@ class ScenarioSpec:
     """One row of the table: the aspects a scenario sets (None: left to the others)."""
 
     expect: str  # what a clinician, or an alert rule, should see
+    # The situation began when the devices were switched on (the household's start): what
+    # the devices stored before shows the patient without it (household.py, history.py).
+    began_at_start: bool = False
     haemodynamics: Haemodynamics | None = None
     oximetry: Oximetry | None = None
     desaturation: Desaturation | None = None
@@ -198,6 +202,7 @@ SCENARIOS: MappingProxyType[Scenario, ScenarioSpec] = MappingProxyType(
             expect="Readings inside every default threshold; no alert of any colour.",
         ),
         Scenario.HYPERTENSIVE_CRISIS: ScenarioSpec(
+            began_at_start=True,
             expect=(
                 "Every cuff reading above 180/120 mmHg (ACC/AHA 2017 hypertensive crisis): "
                 "a red blood-pressure alert on the first reading, updated by later ones."
@@ -212,6 +217,7 @@ SCENARIOS: MappingProxyType[Scenario, ScenarioSpec] = MappingProxyType(
             ),
         ),
         Scenario.HYPOTENSION: ScenarioSpec(
+            began_at_start=True,
             expect=(
                 "Every systolic below 90 mmHg (NEWS2 scores <= 90 as 3) with a compensating "
                 "pulse of 85-110/min: a red low-systolic alert on the first reading."
@@ -225,7 +231,24 @@ SCENARIOS: MappingProxyType[Scenario, ScenarioSpec] = MappingProxyType(
                 pulse_rate_limits=Span(85, 110),
             ),
         ),
+        Scenario.ELEVATED_PRESSURE: ScenarioSpec(
+            began_at_start=True,
+            expect=(
+                "Home blood pressure at 136-158/86-94 mmHg, above the HOME-BP limit of 135/85 "
+                "(the hypertension program's yellow high limits) and below the general "
+                "program's 160/95: a yellow alert for a hypertension patient, none for others."
+            ),
+            haemodynamics=Haemodynamics(
+                systolic_baseline=Span(144, 150),
+                pulse_pressure_baseline=Span(54, 58),
+                pulse_rate_baseline=Span(66, 80),
+                systolic_limits=Span(136, 158),
+                diastolic_limits=Span(86, 94),
+                pulse_rate_limits=Span(55, 95),
+            ),
+        ),
         Scenario.DESATURATION: ScenarioSpec(
+            began_at_start=True,
             expect=(
                 "A COPD patient at 92-94 % between episodes (inside the BTS 88-92 % target "
                 "band or just above it); every two hours SpO2 falls to about 84 % and stays "
@@ -303,7 +326,7 @@ _BASELINE_PROFILE = Profile(
     failure=None,
     clock_unset=False,
 )
-_ASPECTS = tuple(f.name for f in fields(ScenarioSpec) if f.name != "expect")
+_ASPECTS = tuple(f.name for f in fields(ScenarioSpec) if f.name not in {"expect", "began_at_start"})
 
 
 def combine(scenarios: Scenario | Iterable[Scenario]) -> Profile:
@@ -323,3 +346,10 @@ def combine(scenarios: Scenario | Iterable[Scenario]) -> Profile:
             aspects[aspect] = value
             setters.setdefault(aspect, scenario)
     return replace(_BASELINE_PROFILE, scenarios=chosen or (Scenario.NORMAL,), **aspects)
+
+
+def before_start(scenarios: Scenario | Iterable[Scenario]) -> tuple[Scenario, ...]:
+    """The scenarios already going on before the household's start: the others began then."""
+    chosen = (scenarios,) if isinstance(scenarios, Scenario) else tuple(dict.fromkeys(scenarios))
+    earlier = tuple(scenario for scenario in chosen if not SCENARIOS[scenario].began_at_start)
+    return earlier or (Scenario.NORMAL,)

@@ -2,6 +2,8 @@
 
     telecare gateway run --config /etc/telecare/gateway.toml
     telecare gateway run --simulate                  # simulated household, no Bluetooth
+    telecare gateway run --simulate --household normal --household desaturation \
+        --history-days 14                            # two households, two weeks stored
 
 Settings come from the file and ``TELECARE_*`` variables (gateway.settings); a bad one
 stops the command with exit code 2 and names the key. SIGTERM and SIGINT stop the
@@ -16,10 +18,12 @@ import logging
 import os
 import signal
 import sys
+from datetime import datetime, time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from devices.simulator.history import Routine
 from devices.simulator.scenario import Scenario
 from gateway.ble import BluetoothUnavailable
 from gateway.service import CollectorFactory, Gateway, ble_collector
@@ -32,6 +36,8 @@ EXIT_USAGE = 2
 # A simulated gateway's id and state directory when nothing else names them.
 SIMULATED_GATEWAY_ID = "gw-sim"
 SIMULATED_STATE_DIR = Path.home() / ".local" / "state" / "telecare-gateway-sim"
+# Joins the scenarios of one ``--household``: ``hypotension+motion_artefact``.
+HOUSEHOLD_SEPARATOR = "+"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,6 +72,40 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         choices=[s.value for s in Scenario],
         help="what the simulated patients go through (repeatable)",
     )
+    run_parser.add_argument(
+        "--household",
+        action="append",
+        type=_scenarios,
+        metavar="SCENARIO[+SCENARIO]",
+        help="one simulated household going through these scenarios (repeatable; "
+        "replaces --households and --scenario)",
+    )
+    run_parser.add_argument(
+        "--history-days",
+        type=int,
+        default=0,
+        help="days of earlier measurements the simulated devices hold at start (default 0)",
+    )
+    run_parser.add_argument(
+        "--history-blood-pressure",
+        type=_times,
+        default=Routine(days=0).blood_pressure,
+        metavar="HH:MM[,HH:MM]",
+        help="local times the households measured blood pressure in those days",
+    )
+    run_parser.add_argument(
+        "--history-spot-checks",
+        type=_times,
+        default=Routine(days=0).spot_checks,
+        metavar="HH:MM[,HH:MM]",
+        help="local times the households took an SpO2 spot-check in those days",
+    )
+    run_parser.add_argument(
+        "--history-until",
+        type=_instant,
+        metavar="ISO-8601",
+        help="the end of those days (with a zone; default: the start)",
+    )
     run_parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING ...")
     run_parser.set_defaults(handler=run)
 
@@ -89,14 +129,7 @@ def run(args: argparse.Namespace) -> int:
         settings = settings_for(args)
         collector: CollectorFactory = ble_collector
         if args.simulate:
-            collector = simulated(
-                SimulationOptions(
-                    households=args.households,
-                    seed=args.seed,
-                    speed=args.speed,
-                    scenarios=tuple(Scenario(s) for s in args.scenario or [Scenario.NORMAL]),
-                )
-            )
+            collector = simulated(_simulation(args))
     except (SettingsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -127,6 +160,54 @@ async def _serve(gateway: Gateway) -> None:
             raise group.exceptions[0] from None
     except asyncio.CancelledError:
         logging.getLogger(__name__).info("stopped by a signal")
+
+
+def _simulation(args: argparse.Namespace) -> SimulationOptions:
+    """The simulated households the arguments ask for (ValueError when they are bad)."""
+    history = None
+    if args.history_days:
+        history = Routine(
+            days=args.history_days,
+            blood_pressure=args.history_blood_pressure,
+            spot_checks=args.history_spot_checks,
+            until=args.history_until,
+        )
+    households: tuple[tuple[Scenario, ...], ...] = tuple(args.household or ())
+    return SimulationOptions(
+        households=len(households) or args.households,
+        seed=args.seed,
+        speed=args.speed,
+        scenarios=tuple(Scenario(s) for s in args.scenario or [Scenario.NORMAL]),
+        household_scenarios=households,
+        history=history,
+    )
+
+
+def _scenarios(text: str) -> tuple[Scenario, ...]:
+    """``hypotension+motion_artefact`` -> the scenarios."""
+    try:
+        return tuple(Scenario(name) for name in text.split(HOUSEHOLD_SEPARATOR))
+    except ValueError:
+        names = ", ".join(s.value for s in Scenario)
+        raise argparse.ArgumentTypeError(f"{text!r}: scenarios are {names}") from None
+
+
+def _times(text: str) -> tuple[time, ...]:
+    """``07:00,19:00`` -> the times of day."""
+    try:
+        return tuple(time.fromisoformat(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give times as HH:MM[,HH:MM]") from None
+
+
+def _instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: give the time with its zone")
+    return moment
 
 
 def _version() -> str:

@@ -3,10 +3,17 @@
 Two organizations, as Danish telemedicine is run: a region whose hospital clinicians set
 thresholds, and a municipality whose nurses monitor and whose fleet delivers devices.
 Care teams mix them (a region clinician in a municipal team and back). Each gateway
-simulates ``households`` homes (a cuff and an oximeter each, devices.simulator) going
-through its ``scenarios``, with seeds ``seed .. seed + households - 1``, so the same
-patients show every time. One gateway is away (``runs=False``): its patients miss a
-measurement due a few minutes after seeding, which raises blue alerts.
+simulates one home per entry of ``households`` (a cuff and an oximeter each,
+devices.simulator), the entry being what that household goes through, with seeds
+``seed, seed + 1, ...``, so the same patients show every time. As in real home
+monitoring most households are well (``NORMAL``, some moving during a measurement);
+a few are in an acute event (red) or above their program's limits (yellow). One gateway
+is away (``runs=False``): its patients miss a measurement due a few minutes after
+seeding, which raises blue alerts.
+
+Each household's devices come with ``HISTORY`` of earlier measurements in memory, taken
+at the times of the patient's schedule: the gateway collects them on its first
+connection, so the charts show two weeks before the demo started.
 """
 
 from __future__ import annotations
@@ -107,61 +114,75 @@ class GatewayPlan:
     organization: Org
     team: str
     program: Program
-    scenarios: tuple[Scenario, ...]
+    # What each household goes through, one entry per household.
+    households: tuple[tuple[Scenario, ...], ...]
     seed: int
-    households: int
     runs: bool = True
 
     @property
     def seeds(self) -> range:
-        return range(self.seed, self.seed + self.households)
+        return range(self.seed, self.seed + len(self.households))
 
 
-# 6 + 6 + 6 + 2 = 20 patients. Crisis and desaturation raise red alerts within the first
-# minute (the cuff measures 20 s after start, devices.simulator DEMO_SCHEDULE);
-# hypotension sits around the yellow low limit; the away household raises blue ones.
+WELL = (Scenario.NORMAL,)
+MOVING = (Scenario.NORMAL, Scenario.MOTION_ARTEFACT)
+
+# 6 + 6 + 6 + 2 = 20 patients. Red: the crisis and the hypotension on their first cuff
+# reading (20 s after start, gateway/simulate.py DEMO_SCHEDULE), the desaturations when
+# the first episode has lasted five minutes (about 8 minutes in). Yellow: blood pressure
+# above the hypertension program's 135/85. Blue: the away households. The rest green,
+# some moving during measurements (flagged readings), where the limits leave room for the
+# error (a disturbed cuff reading under 135/85 limits would be a yellow one).
 GATEWAYS = (
     GatewayPlan(
         gateway_id="gw-demo-1",
         organization=Org.REGION,
         team="heart",
         program=Program.HYPERTENSION,
-        scenarios=(Scenario.HYPERTENSIVE_CRISIS,),
+        households=(
+            WELL,
+            (Scenario.HYPERTENSIVE_CRISIS,),
+            (Scenario.ELEVATED_PRESSURE,),
+            WELL,
+            (Scenario.ELEVATED_PRESSURE,),
+            (Scenario.ELEVATED_PRESSURE,),
+        ),
         seed=101,
-        households=6,
     ),
     GatewayPlan(
         gateway_id="gw-demo-2",
         organization=Org.MUNICIPALITY,
         team="lung",
         program=Program.COPD,
-        scenarios=(Scenario.DESATURATION,),
+        households=(WELL, (Scenario.DESATURATION,), WELL, MOVING, (Scenario.DESATURATION,), WELL),
         seed=201,
-        households=6,
     ),
     GatewayPlan(
         gateway_id="gw-demo-3",
         organization=Org.MUNICIPALITY,
         team="heart",
         program=Program.HEART_FAILURE,
-        scenarios=(Scenario.HYPOTENSION, Scenario.MOTION_ARTEFACT),
+        households=(WELL, (Scenario.HYPOTENSION,), WELL, MOVING, WELL, WELL),
         seed=301,
-        households=6,
     ),
     GatewayPlan(
         gateway_id="gw-demo-away",
         organization=Org.MUNICIPALITY,
         team="lung",
         program=Program.GENERAL,
-        scenarios=(Scenario.NORMAL,),
+        households=(WELL, WELL),
         seed=401,
-        households=2,
         runs=False,
     ),
 )
 # When the away household's extra measurement is due after seeding, and its window.
 AWAY_DUE_AFTER = timedelta(minutes=2)
 AWAY_GRACE = timedelta(minutes=1)
+# Earlier measurements each household's devices hold (devices.simulator.history): two
+# weeks, as TeleKOL's first weeks at home (clinical.md 5.5). Devices were delivered and
+# patients enrolled a day before that, so the history falls inside both.
+HISTORY = timedelta(days=14)
+ENROLLED_BEFORE = HISTORY + timedelta(days=1)
 
 # Fictional citizens, one per household in gateway order.
 PATIENT_NAMES = (
@@ -193,4 +214,4 @@ def running_gateways() -> tuple[GatewayPlan, ...]:
 
 
 def household_count() -> int:
-    return sum(gateway.households for gateway in GATEWAYS)
+    return sum(len(gateway.households) for gateway in GATEWAYS)

@@ -9,6 +9,7 @@ a child that dies on its own stops the demo too (exit code 1).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import pwd
@@ -26,19 +27,23 @@ from types import FrameType
 from typing import TextIO
 from urllib.parse import urlsplit, urlunsplit
 
+from devices.reading import Kind
 from ingest.db import connect
 from ingest.migrate import migrate
+from ingest.program import PROGRAM_SCHEDULES, Program
+from telecare.commands.gateway import HOUSEHOLD_SEPARATOR
 from telecare.demo import credentials as credentials_module
 from telecare.demo.credentials import Credentials
 from telecare.demo.plan import (
     GATEWAYS,
+    HISTORY,
     ORGANIZATION_NAMES,
     USERS,
     GatewayPlan,
     household_count,
     running_gateways,
 )
-from telecare.demo.seed import seed, usernames
+from telecare.demo.seed import seed, started_at, usernames
 from telecare.demo.services import Service, Services
 from telecare.embedded.amqtt_broker import AmqttBroker
 from telecare.embedded.broker import BrokerConfig, Mosquitto
@@ -59,6 +64,10 @@ INGEST_CLIENT_ID = "telecare-demo-ingest"
 # Ticks of the watchdog (missed measurements, technical alerts) in the demo: seconds, so
 # blue alerts show within the first minutes (production default 30 s, alert_settings.py).
 WATCHDOG_INTERVAL = "5"
+# The devices' history per kind a schedule names (telecare gateway run --history-...),
+# and when a patient measures a kind the program does not schedule: once, in the morning.
+HISTORY_KINDS = {"--history-blood-pressure": Kind.SYSTOLIC, "--history-spot-checks": Kind.SPO2}
+MORNING = (dt.time(8, 0),)
 # amqtt speaks only MQTT 3.1.1: the gateways, ingest and the api are told so (their settings).
 AMQTT_CLIENT_ENV = {"TELECARE_MQTT_PROTOCOL": "3.1.1"}
 EXIT_OK = 0
@@ -144,6 +153,7 @@ def _run(options: DemoOptions, *, services: Services, servers: ExitStack, out: T
     with step(f"seeding organizations, users, {household_count()} patients and their devices"):
         with connect(database_url) as conn:
             seeded = seed(conn, credentials)
+            history_until = started_at(conn)
         if not seeded:
             print("  (already seeded: reusing the data)", end="", file=out)
     api_port = options.api_port or free_port()
@@ -165,7 +175,15 @@ def _run(options: DemoOptions, *, services: Services, servers: ExitStack, out: T
         _wait_for_api(api_url, services=services)
     with step(f"starting {len(running_gateways())} simulated gateways"):
         for gateway in running_gateways():
-            services.start(_gateway(gateway, mqtt_url=mqtt_url, mqtt_env=mqtt_env, options=options))
+            services.start(
+                _gateway(
+                    gateway,
+                    mqtt_url=mqtt_url,
+                    mqtt_env=mqtt_env,
+                    options=options,
+                    history_until=history_until,
+                )
+            )
     _banner(
         out,
         api_url=api_url,
@@ -229,9 +247,17 @@ def _api(
 
 
 def _gateway(
-    gateway: GatewayPlan, *, mqtt_url: str, mqtt_env: dict[str, str], options: DemoOptions
+    gateway: GatewayPlan,
+    *,
+    mqtt_url: str,
+    mqtt_env: dict[str, str],
+    options: DemoOptions,
+    history_until: dt.datetime | None,
 ) -> Service:
-    scenarios = [arg for scenario in gateway.scenarios for arg in ("--scenario", scenario.value)]
+    households = [
+        f"--household={HOUSEHOLD_SEPARATOR.join(scenario.value for scenario in scenarios)}"
+        for scenarios in gateway.households
+    ]
     return Service(
         name=gateway.gateway_id,
         stage=GATEWAY_STAGE,
@@ -239,10 +265,10 @@ def _gateway(
             "gateway",
             "run",
             "--simulate",
-            f"--households={gateway.households}",
+            *households,
             f"--seed={gateway.seed}",
             f"--speed={options.speed}",
-            *scenarios,
+            *_history(gateway.program, until=history_until),
         ),
         env={
             "TELECARE_GATEWAY_ID": gateway.gateway_id,
@@ -251,6 +277,20 @@ def _gateway(
             **mqtt_env,
         },
     )
+
+
+def _history(program: Program, *, until: dt.datetime | None) -> list[str]:
+    """Arguments for the devices' stored history: ``HISTORY`` days up to ``until``, at
+    the program's scheduled times (once a morning for a kind it does not schedule)."""
+    times: dict[Kind, tuple[dt.time, ...]] = dict.fromkeys(HISTORY_KINDS.values(), MORNING)
+    for kind, scheduled in PROGRAM_SCHEDULES[program]:
+        times[kind] = scheduled
+    arguments = [f"--history-days={HISTORY.days}"]
+    for option, kind in HISTORY_KINDS.items():
+        arguments.append(f"{option}={','.join(t.strftime('%H:%M') for t in times[kind])}")
+    if until is not None:
+        arguments.append(f"--history-until={until.isoformat()}")
+    return arguments
 
 
 def _cluster(data_dir: Path, *, bindir: Path) -> PostgresCluster:

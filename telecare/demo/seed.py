@@ -4,6 +4,12 @@
 when the demo's region already exists, so a second ``telecare demo`` reuses the data.
 Patients are enrolled through ingest.monitoring_plan, as a clinician's enrolment would,
 so thresholds and schedules are the programs' defaults.
+
+Patients were enrolled and their devices delivered ``ENROLLED_BEFORE`` the seeding, so
+the history the simulated devices hold (plan.HISTORY) belongs to them and is judged
+against their thresholds when it arrives. Their schedules are watched from the seeding
+on (``started_at``): that history reaches ingest only with the gateways' first
+connection, and older slots would otherwise raise blue alerts in the seconds before.
 """
 
 from __future__ import annotations
@@ -18,11 +24,13 @@ from devices.reading import Kind
 from devices.simulator.household import Household
 from ingest.db import Connection
 from ingest.monitoring_plan import enrol, set_schedule
+from ingest.program import default_schedules
 from ingest.schedule import DEFAULT_TIMEZONE, MeasurementSchedule
 from telecare.demo.credentials import Credentials
 from telecare.demo.plan import (
     AWAY_DUE_AFTER,
     AWAY_GRACE,
+    ENROLLED_BEFORE,
     GATEWAYS,
     ORGANIZATION_NAMES,
     PATIENT_NAMES,
@@ -75,7 +83,9 @@ def seed(conn: Connection, credentials: Credentials, *, now: datetime | None = N
                 conn, gateway, names=names, organizations=organizations, teams=teams, at=at
             )
             for patient_id in patients:
-                enrol(conn, patient_id, gateway.program, by=clinician, at=at)
+                enrol(conn, patient_id, gateway.program, by=clinician, at=at - ENROLLED_BEFORE)
+                for schedule in default_schedules(gateway.program):
+                    set_schedule(conn, patient_id, schedule, by=clinician, at=at)
                 if not gateway.runs:
                     set_schedule(conn, patient_id, _away_schedule(at), by=clinician, at=at)
             if first_patient is None:
@@ -94,6 +104,19 @@ def seed(conn: Connection, credentials: Credentials, *, now: datetime | None = N
             ),
         )
     return True
+
+
+def started_at(conn: Connection) -> datetime | None:
+    """When the demo's world was seeded (its schedules are watched from then); None before."""
+    names = [name for _, name in ORGANIZATION_NAMES.values()]
+    row = conn.execute(
+        """SELECT min(s.active_from) FROM measurement_schedules s
+        JOIN patients p ON p.id = s.patient_id
+        JOIN organizations o ON o.id = p.organization_id
+        WHERE o.name = ANY(%s)""",
+        (names,),
+    ).fetchone()
+    return None if row is None else row[0]
 
 
 def usernames() -> tuple[str, ...]:
@@ -182,7 +205,7 @@ def _gateway(
             conn.execute(
                 """INSERT INTO device_assignments (device_id, patient_id, period)
                 VALUES (%s, %s, tstzrange(%s, NULL, '[)'))""",
-                (identity.address, patient_id, at),
+                (identity.address, patient_id, at - ENROLLED_BEFORE),
             )
         patients.append(patient_id)
     return patients

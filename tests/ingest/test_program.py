@@ -93,6 +93,25 @@ def test_a_healthy_simulated_patient_stays_inside_the_general_defaults(kind, low
     assert threshold.judge(high) is None
 
 
+@pytest.mark.parametrize(
+    ("program", "severity"),
+    [(Program.HYPERTENSION, Severity.YELLOW), (Program.GENERAL, None)],
+    ids=["hypertension", "general"],
+)
+def test_elevated_pressure_is_yellow_only_under_hypertension_limits(program, severity):
+    # The demo's yellow patients (telecare/demo/plan.py): 135/85 or more at home.
+    elevated = SCENARIOS[Scenario.ELEVATED_PRESSURE].haemodynamics
+    assert elevated is not None
+    limits = {t.kind: t for t in default_thresholds(program)}
+    for kind, span in (
+        (Kind.SYSTOLIC, elevated.systolic_limits),
+        (Kind.DIASTOLIC, elevated.diastolic_limits),
+    ):
+        for value in (span.low, span.high):
+            breach = limits[kind].judge(value)
+            assert (breach and breach.severity) == severity, (kind, value)
+
+
 def test_default_schedules_use_the_zone_given():
     [spo2] = default_schedules(Program.COPD, timezone="Europe/London")
     assert (spo2.kind, spo2.times, spo2.timezone) == (

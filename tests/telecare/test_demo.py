@@ -21,15 +21,19 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
+from devices.simulator import Scenario
 from telecare.demo.plan import (
     GATEWAYS,
+    HISTORY,
     PATIENT_NAMES,
     Org,
     household_count,
@@ -164,7 +168,7 @@ def _patients(conn: psycopg.Connection[Any]) -> int:
 
 
 def _wait_for_every_household_and_a_red_alert(database_url: str) -> None:
-    simulated = sum(gateway.households for gateway in running_gateways())
+    simulated = sum(len(gateway.households) for gateway in running_gateways())
     deadline = time.monotonic() + ALERT_TIMEOUT
     with psycopg.connect(database_url, autocommit=True) as conn:
         while (_households_with_readings(conn), _red_alerts(conn) > 0) != (simulated, True):
@@ -173,6 +177,50 @@ def _wait_for_every_household_and_a_red_alert(database_url: str) -> None:
                 f"{_red_alerts(conn)} red alerts"
             )
             time.sleep(POLL)
+
+
+def _started_at(conn: psycopg.Connection[Any]) -> datetime:
+    """When the demo seeded its world: its schedules are watched from then."""
+    row = conn.execute("SELECT min(active_from) FROM measurement_schedules").fetchone()
+    assert row is not None
+    started: datetime = row[0]
+    return started
+
+
+def _days_of_history(conn: psycopg.Connection[Any], before: datetime) -> dict[int, int]:
+    """Per patient: on how many days of the history the cuff and the oximeter measured."""
+    rows = conn.execute(
+        """SELECT patient_id, count(DISTINCT date_trunc('day', measured_at))
+        FROM readings WHERE NOT continuous AND measured_at < %s GROUP BY 1""",
+        (before,),
+    ).fetchall()
+    return dict(rows)
+
+
+def _wait_for_every_household_download(database_url: str, after: datetime) -> None:
+    """Until every running household's cuff and oximeter delivered a measurement taken
+    after ``after``: the first connection and download, which bring the history too."""
+    simulated = sum(len(gateway.households) for gateway in running_gateways())
+    deadline = time.monotonic() + ALERT_TIMEOUT
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while True:
+            downloaded = _count(
+                conn,
+                """SELECT count(*) FROM (SELECT patient_id FROM readings
+                WHERE NOT continuous AND kind IN ('systolic', 'spo2') AND measured_at > %s
+                GROUP BY patient_id HAVING count(DISTINCT kind) = 2) AS downloaded""",
+                after,
+            )
+            if downloaded == simulated:
+                return
+            assert time.monotonic() < deadline, f"{downloaded} of {simulated} downloaded"
+            time.sleep(POLL)
+
+
+def _count(conn: psycopg.Connection[Any], sql: str, *params: object) -> int:
+    row = conn.execute(sql, params).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def _push_config(api_url: str, token: str, gateway_id: str) -> int:
@@ -197,6 +245,21 @@ def test_the_plan_names_a_patient_per_household() -> None:
     assert any(not gateway.runs for gateway in GATEWAYS)  # the away household: blue alerts
 
 
+def test_most_households_are_well_and_a_few_are_not() -> None:
+    # As in real home monitoring: a worklist mostly green, with red, yellow and blue.
+    well = {Scenario.NORMAL, Scenario.MOTION_ARTEFACT}
+    households = [scenarios for gateway in running_gateways() for scenarios in gateway.households]
+    assert sum(set(scenarios) <= well for scenarios in households) > household_count() / 2
+    unwell = Counter(s for scenarios in households for s in scenarios if s not in well)
+    assert unwell.keys() == {
+        Scenario.HYPERTENSIVE_CRISIS,  # red
+        Scenario.DESATURATION,  # red
+        Scenario.HYPOTENSION,  # red
+        Scenario.ELEVATED_PRESSURE,  # yellow in the hypertension program
+    }
+    assert all(count <= 3 for count in unwell.values())
+
+
 def test_demo_runs_the_platform_stops_cleanly_and_reuses_its_data(demo_dir: Path) -> None:
     demo = Demo(demo_dir, api_port=free_port(), speed=SPEED)
     demo.start()
@@ -210,6 +273,21 @@ def test_demo_runs_the_platform_stops_cleanly_and_reuses_its_data(demo_dir: Path
         assert _token(urls["api"], "clinician", password)
 
         _wait_for_every_household_and_a_red_alert(urls["database"])
+        # Two weeks of measurements came from the devices' memory; in range before the
+        # acute events, which began at the start: no red alert is about the history.
+        with psycopg.connect(urls["database"], autocommit=True) as conn:
+            started = _started_at(conn)
+        _wait_for_every_household_download(urls["database"], started)
+        with psycopg.connect(urls["database"], autocommit=True) as conn:
+            days = _days_of_history(conn, started)
+            # A routine time falls 13 to 15 times into 14 days (patients measure a little
+            # later some days, devices/simulator/history.py).
+            assert len(days) == sum(len(g.households) for g in running_gateways())
+            assert min(days.values()) >= HISTORY.days - 1
+            red_before = "SELECT count(*) FROM alerts WHERE severity = 'red' AND first_at < %s"
+            assert _count(conn, red_before, started) == 0
+            history = "SELECT count(*) FROM readings WHERE measured_at < %s"
+            stored_history = _count(conn, history, started)
         pids: dict[str, int] = dict(state["processes"])
         expected = {"mosquitto", "postgres", "ingest", "api"}
         expected |= {gateway.gateway_id for gateway in running_gateways()}
@@ -223,13 +301,19 @@ def test_demo_runs_the_platform_stops_cleanly_and_reuses_its_data(demo_dir: Path
     finally:
         demo.kill()
 
-    again = Demo(demo_dir, api_port=free_port())
+    again = Demo(demo_dir, api_port=free_port(), speed=SPEED)
+    restarted = datetime.now(UTC)
     again.start()
     try:
         state = again.wait_running()
         assert "already seeded" in again.text()
+        # The devices hold the same history again, and the gateways download it again
+        # with their first measurements: it is stored once, with no conflicting values.
+        _wait_for_every_household_download(state["urls"]["database"], restarted)
         with psycopg.connect(state["urls"]["database"], autocommit=True) as conn:
             assert _patients(conn) == household_count()
+            assert _count(conn, history, started) == stored_history
+            assert _count(conn, "SELECT count(*) FROM reading_conflicts") == 0
         assert again.stop() == 0
         assert [pid for pid in state["processes"].values() if _alive(pid)] == []
     finally:

@@ -160,6 +160,16 @@ def _crisis(stream: list[Event]) -> None:
     assert all((r.value or 0) > 120 for r in values(stream, 0x2A35, Kind.DIASTOLIC))
 
 
+def _elevated(stream: list[Event]) -> None:
+    # Above the hypertension program's 134/84, below the general program's 160/95.
+    systolic = values(stream, 0x2A35, Kind.SYSTOLIC)
+    diastolic = values(stream, 0x2A35, Kind.DIASTOLIC)
+    assert systolic
+    assert diastolic
+    assert all(134 < (r.value or 0) < 160 for r in systolic)
+    assert all(84 < (r.value or 0) < 95 for r in diastolic)
+
+
 def _hypotension(stream: list[Event]) -> None:
     systolic = values(stream, 0x2A35, Kind.SYSTOLIC)
     assert all(r.value is not None and r.value < 90 for r in systolic)
@@ -204,6 +214,7 @@ PROMISES: dict[Scenario, Callable[[list[Event]], None]] = {
     Scenario.NORMAL: _normal,
     Scenario.HYPERTENSIVE_CRISIS: _crisis,
     Scenario.HYPOTENSION: _hypotension,
+    Scenario.ELEVATED_PRESSURE: _elevated,
     Scenario.DESATURATION: _desaturation,
     Scenario.MOTION_ARTEFACT: _motion,
     Scenario.ERROR_READING: _error,

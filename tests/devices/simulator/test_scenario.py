@@ -14,6 +14,7 @@ from devices.simulator.scenario import (
     Profile,
     Scenario,
     Span,
+    before_start,
     combine,
 )
 
@@ -25,6 +26,7 @@ def test_scenario_values_are_the_names_the_demo_accepts():
         "normal",
         "hypertensive_crisis",
         "hypotension",
+        "elevated_pressure",
         "desaturation",
         "motion_artefact",
         "error_reading",
@@ -187,3 +189,17 @@ def test_span():
 def test_parameters_are_validated(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+
+
+def test_what_went_on_before_the_start_leaves_out_what_began_then():
+    moving_crisis = (Scenario.HYPERTENSIVE_CRISIS, Scenario.MOTION_ARTEFACT)
+    assert before_start(moving_crisis) == (Scenario.MOTION_ARTEFACT,)
+    assert before_start(Scenario.DESATURATION) == (Scenario.NORMAL,)
+    assert before_start((Scenario.CLOCK_UNSET, Scenario.CLOCK_UNSET)) == (Scenario.CLOCK_UNSET,)
+    began = {scenario for scenario, spec in SCENARIOS.items() if spec.began_at_start}
+    assert began == {
+        Scenario.HYPERTENSIVE_CRISIS,
+        Scenario.HYPOTENSION,
+        Scenario.ELEVATED_PRESSURE,
+        Scenario.DESATURATION,
+    }

@@ -12,8 +12,15 @@ from api.password import verify_password
 from ingest.db import connect
 from ingest.program import Program
 from telecare.demo.credentials import Credentials
-from telecare.demo.plan import AWAY_GRACE, GATEWAYS, USERS, household_count
-from telecare.demo.seed import seed, usernames
+from telecare.demo.plan import (
+    AWAY_GRACE,
+    ENROLLED_BEFORE,
+    GATEWAYS,
+    HISTORY,
+    USERS,
+    household_count,
+)
+from telecare.demo.seed import seed, started_at, usernames
 from tests.fixtures.postgres import unique_name
 
 NOW = datetime(2026, 11, 29, 9, 0, 30, tzinfo=UTC)
@@ -99,11 +106,25 @@ def test_patients_are_enrolled_in_their_gateways_programs(seeded):
         )
     expected: Counter[str] = Counter()
     for gateway in GATEWAYS:
-        expected[gateway.program.value] += gateway.households
+        expected[gateway.program.value] += len(gateway.households)
     assert programs == sorted(expected.items())
     assert len({gateway.program for gateway in GATEWAYS}) == len(Program)
     # The away household: blood pressure due a minute or two after seeding (Copenhagen
     # time, UTC+1 in November), so it is missed within the demo's first minutes.
-    away_households = sum(g.households for g in GATEWAYS if not g.runs)
+    away_households = sum(len(g.households) for g in GATEWAYS if not g.runs)
     assert len(away) == away_households
     assert {(tuple(times), grace) for times, grace in away} == {((time(10, 2),), AWAY_GRACE)}
+
+
+def test_patients_were_enrolled_before_their_history_and_are_watched_from_the_seeding(seeded):
+    with connect(seeded) as conn:
+        enrolled = _rows(conn, "SELECT DISTINCT enrolled_at FROM monitoring_plans")
+        thresholds = _rows(conn, "SELECT DISTINCT valid_from FROM threshold_history")
+        delivered = _rows(conn, "SELECT DISTINCT lower(period) FROM device_assignments")
+        watched = _rows(conn, "SELECT DISTINCT active_from FROM measurement_schedules")
+        assert started_at(conn) == NOW
+    # The devices' two weeks of history falls inside the assignment and the thresholds.
+    assert enrolled == thresholds == delivered == [(NOW - ENROLLED_BEFORE,)]
+    assert ENROLLED_BEFORE > HISTORY
+    # No blue alert for a slot before the seeding: the history arrives with the gateways.
+    assert watched == [(NOW,)]
