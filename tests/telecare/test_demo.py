@@ -10,6 +10,7 @@ speaks MQTT 3.1.1 only, and the PostgreSQL binaries of the pgserver wheel.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -99,6 +100,8 @@ class Demo:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
+                # Its own process group, so a failed test can kill what it started too.
+                start_new_session=True,
             )
 
     def text(self) -> str:
@@ -121,9 +124,12 @@ class Demo:
         return self.process.wait(timeout=STOP_TIMEOUT)
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        """After a failure: the demo and every process it started, at once."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
 
 @pytest.fixture
