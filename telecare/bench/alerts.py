@@ -10,9 +10,11 @@ connection polling the alerts table sees its red alert (what a clinician's scree
 show). The target (issue #5): p99 under 2 s for spot readings; sustained rules add their
 duration (60 s red) by design.
 
-Needs what ``telecare bench ingest`` needs: ``TELECARE_DATABASE_URL`` (a role that may
-create databases; a scratch database is created and dropped) and ``TELECARE_MQTT_URL``.
-Optional: ``TELECARE_BENCH_READINGS`` (load readings, default 300,000).
+Runs with nothing configured, on the servers ``telecare bench ingest`` uses
+(telecare/bench/servers.py): ``TELECARE_DATABASE_URL`` and ``TELECARE_MQTT_URL`` when
+set, else a private PostgreSQL (fsync on) and Mosquitto. Optional:
+``TELECARE_BENCH_READINGS`` (load readings per level, default 300,000) and
+``TELECARE_BENCH_PROBES`` (probe patients, default 1,000, half per level).
 """
 
 from __future__ import annotations
@@ -24,48 +26,45 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-# The benchmark plays gateways on the wire, as telecare/bench/ingest.py does.
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
 from devices.reading import Kind, Reading, Unit
-from gateway.contract import (
-    Channel,
-    ReadingsBatch,
-    decode_ack,
-    decode_readings,
-    encode,
-    new_batch_id,
-    subscription,
-    topic,
-)
+from gateway.contract import Channel, ReadingsBatch, encode, new_batch_id, topic
 from ingest.db import Connection, connect
 from ingest.migrate import migrate
 from ingest.monitoring_plan import enrol
 from ingest.program import Program
 from ingest.settings import DATABASE_URL, MQTT_CLIENT_ID, MQTT_URL, Broker
-from telecare.bench.ingest import _scratch_database, _start_ingest
+from telecare.bench.load import (
+    EPOCH,
+    READINGS_PER_BATCH,
+    gateway_id,
+    messages,
+    oximeter,
+    spo2_batches,
+)
+from telecare.bench.mqtt import Fleet
+from telecare.bench.servers import Servers, scratch_database, servers, start_ingest
 
 READINGS_VARIABLE = "TELECARE_BENCH_READINGS"
+PROBES_VARIABLE = "TELECARE_BENCH_PROBES"
 DEFAULT_READINGS = 300_000
-READINGS_PER_BATCH = 50
 LOAD_GATEWAYS = 100
+# SpO2 percent, cycling: normal values, so the load raises no alert of its own.
+SPO2_VALUES = range(95, 100)
 PROBE_GATEWAY = "bench-probe"
 PROBE_INTERVAL = 0.1
-MAX_PROBES = 1000
+# Probe patients seeded (half per load level): more than a level's probes at its pace.
+DEFAULT_PROBES = 1000
 # How often the watcher looks for new alert rows: the resolution of the alert timings.
 POLL_INTERVAL = 0.005
-PUBLISH_WINDOW = 1000
 RUN_TIMEOUT = 600.0
-# Load readings start here (plausibility accepts the past); thresholds are in force.
-EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+# How long the last probes' alerts and acks may take to arrive once the load is acked.
+ALERT_WAIT = 30.0
 TARGET_P99 = 2.0
 
 
@@ -97,17 +96,21 @@ class Phase:
 def run(environ: Mapping[str, str] | None = None) -> str:
     """Measure and return the Markdown table for docs/performance.md."""
     env = os.environ if environ is None else environ
-    admin_url, mqtt_url = env.get(DATABASE_URL), env.get(MQTT_URL)
-    if not admin_url or not mqtt_url:
-        raise SystemExit(f"set {DATABASE_URL} (a role that may create databases) and {MQTT_URL}")
+    with servers(env) as measured_against:
+        return _measure_levels(env, measured_against)
+
+
+def _measure_levels(env: Mapping[str, str], measured_against: Servers) -> str:
+    admin_url, mqtt_url = measured_against.admin_url, measured_against.mqtt_url
     count = int(env.get(READINGS_VARIABLE) or DEFAULT_READINGS)
-    with _scratch_database(admin_url) as url:
+    probe_count = int(env.get(PROBES_VARIABLE) or DEFAULT_PROBES)
+    with scratch_database(admin_url) as url:
         migrate(url)
         with connect(url) as conn:
-            probes = _seed(conn)
+            probes = _seed(conn, probes=probe_count)
         tag = uuid.uuid4().hex[:8]
         with tempfile.TemporaryDirectory() as logs:
-            worker = _start_ingest(
+            worker = start_ingest(
                 {**env, DATABASE_URL: url, MQTT_URL: mqtt_url,
                  MQTT_CLIENT_ID: f"bench-alerts-{tag}"},
                 Path(logs) / "ingest",
@@ -126,19 +129,19 @@ def run(environ: Mapping[str, str] | None = None) -> str:
             finally:
                 worker.send_signal(signal.SIGTERM)
                 worker.wait(RUN_TIMEOUT)
-    return _table([flood, paced], readings=count)
+    return _table([flood, paced], readings=count, servers=measured_against.description)
 
 
-def _seed(conn: Connection) -> list[tuple[int, str]]:
+def _seed(conn: Connection, *, probes: int) -> list[tuple[int, str]]:
     """Load patients with oximeters on the load gateways, probe patients with cuffs."""
     org = _one(
         conn, "INSERT INTO organizations (kind, name) VALUES ('region', 'Bench') RETURNING id"
     )
     since = EPOCH - timedelta(days=1)
-    probes = []
-    for index in range(LOAD_GATEWAYS + MAX_PROBES):
+    seeded = []
+    for index in range(LOAD_GATEWAYS + probes):
         probe = index >= LOAD_GATEWAYS
-        device = f"bench-cuff-{index:04d}" if probe else f"bench-gw-{index:03d}-oximeter"
+        device = f"bench-cuff-{index:04d}" if probe else oximeter(gateway_id(index))
         patient = _one(conn, "INSERT INTO patients (organization_id) VALUES (%s) RETURNING id",
                        (org,))  # fmt: skip
         conn.execute(
@@ -152,9 +155,9 @@ def _seed(conn: Connection) -> list[tuple[int, str]]:
         )
         enrol(conn, patient, Program.GENERAL, at=since)
         if probe:
-            probes.append((patient, device))
+            seeded.append((patient, device))
     conn.commit()
-    return probes
+    return seeded
 
 
 def _one(conn: Connection, query: str, params: tuple[Any, ...] = ()) -> int:
@@ -163,35 +166,16 @@ def _one(conn: Connection, query: str, params: tuple[Any, ...] = ()) -> int:
     return int(row[0])
 
 
-def _load(count: int, *, offset: int = 0) -> list[tuple[str, bytes]]:
-    """``count`` normal SpO2 readings (95-99 %), one oximeter per load gateway, measured
-    from ``offset`` seconds after EPOCH on."""
-    payloads = []
-    for number in range(count // READINGS_PER_BATCH):
-        gateway = f"bench-gw-{number % LOAD_GATEWAYS:03d}"
-        first = offset + (number // LOAD_GATEWAYS) * READINGS_PER_BATCH
-        readings = tuple(
-            Reading(
-                device_id=f"{gateway}-oximeter",
-                kind=Kind.SPO2,
-                value=float(95 + second % 5),
-                unit=Unit.PERCENT,
-                measured_at=EPOCH + timedelta(seconds=first + second),
-                continuous=True,
-            )
-            for second in range(READINGS_PER_BATCH)
-        )
-        batch = ReadingsBatch(
-            batch_id=new_batch_id(), gateway_id=gateway, sent_at=EPOCH, readings=readings
-        )
-        payloads.append((topic(gateway, Channel.READINGS), encode(batch)))
-    return payloads
+def _load(count: int, *, offset: int = 0) -> list[ReadingsBatch]:
+    """``count`` normal SpO2 readings, one oximeter per load gateway, measured from
+    ``offset`` seconds after EPOCH on."""
+    return spo2_batches(count, gateways=LOAD_GATEWAYS, values=SPO2_VALUES, offset=offset)
 
 
 def _measure(
     url: str,
     broker: Broker,
-    load: list[tuple[str, bytes]],
+    load: list[ReadingsBatch],
     probes: list[tuple[int, str]],
     *,
     rate: float | None,
@@ -200,19 +184,18 @@ def _measure(
     sent: dict[str, tuple[float, int]] = {}  # probe batch id -> (published at, patient)
     acked: dict[int, float] = {}
     alerted: dict[int, float] = {}
-    load_ids: set[str] = set()
+    load_ids = {batch.batch_id for batch in load}
     load_acked: set[str] = set()
     done = threading.Event()
     stop_watch = threading.Event()
 
-    def on_message(client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        now = time.perf_counter()
-        for batch_id in decode_ack(bytes(message.payload)).batch_ids:
+    def on_ack(batch_ids: tuple[str, ...], arrived: float) -> None:
+        for batch_id in batch_ids:
             if batch_id in sent:
-                acked.setdefault(sent[batch_id][1], now)
+                acked.setdefault(sent[batch_id][1], arrived)
             elif batch_id in load_ids:
                 load_acked.add(batch_id)
-        if load_ids and len(load_acked) >= len(load_ids):
+        if len(load_acked) >= len(load_ids):
             done.set()
 
     def watch() -> None:
@@ -226,46 +209,25 @@ def _measure(
                         alerted.setdefault(patient, time.perf_counter())
                 time.sleep(POLL_INTERVAL)
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-alerts-{os.getpid()}")
-    client.on_message = on_message
-    subscribed = threading.Event()
-    client.on_subscribe = lambda *_: subscribed.set()
-    if broker.username is not None:
-        client.username_pw_set(broker.username, broker.password)
-    if broker.tls:
-        client.tls_set()
-    client.connect(broker.host, broker.port)
-    client.loop_start()
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     try:
-        client.subscribe(subscription(Channel.ACK), qos=1)
-        if not subscribed.wait(RUN_TIMEOUT):
-            raise RuntimeError("the broker did not confirm the ack subscription")
-        load_ids.update(decode_readings(payload).batch_id for _, payload in load)
-        prober = threading.Thread(target=_probe, args=(client, probes, sent, done), daemon=True)
-        start = time.perf_counter()
-        prober.start()
-        window: deque[mqtt.MQTTMessageInfo] = deque()
-        for number, (name, payload) in enumerate(load):
-            if rate is not None:
-                ahead = start + number * READINGS_PER_BATCH / rate - time.perf_counter()
-                if ahead > 0:
-                    time.sleep(ahead)
-            window.append(client.publish(name, payload, qos=1))
-            if len(window) >= PUBLISH_WINDOW:
-                window.popleft().wait_for_publish(RUN_TIMEOUT)
-        if not done.wait(RUN_TIMEOUT):
-            raise RuntimeError(f"only {len(load_acked)} of {len(load)} load batches acked")
-        seconds = time.perf_counter() - start
-        prober.join(RUN_TIMEOUT)
-        deadline = time.monotonic() + 30
-        while len(alerted) < len(sent) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        with Fleet(broker, client_id=f"bench-alerts-{os.getpid()}", on_ack=on_ack) as fleet:
+            prober = threading.Thread(target=_probe, args=(fleet, probes, sent, done), daemon=True)
+            start = time.perf_counter()
+            prober.start()
+            fleet.publish_all(
+                messages(load), per_second=None if rate is None else rate / READINGS_PER_BATCH
+            )
+            if not done.wait(RUN_TIMEOUT):
+                raise RuntimeError(f"only {len(load_acked)} of {len(load)} load batches acked")
+            seconds = time.perf_counter() - start
+            prober.join(RUN_TIMEOUT)
+            deadline = time.monotonic() + ALERT_WAIT
+            while min(len(alerted), len(acked)) < len(sent) and time.monotonic() < deadline:
+                time.sleep(0.05)
     finally:
         stop_watch.set()
-        client.disconnect()
-        client.loop_stop()
     published = {patient: at for at, patient in sent.values()}
     missing = sorted(set(published) - set(alerted))
     if missing:
@@ -282,7 +244,7 @@ def _measure(
 
 
 def _probe(
-    client: mqtt.Client,
+    fleet: Fleet,
     probes: list[tuple[int, str]],
     sent: dict[str, tuple[float, int]],
     done: threading.Event,
@@ -305,14 +267,14 @@ def _probe(
             readings=(reading,),
         )
         sent[batch.batch_id] = (time.perf_counter(), patient)
-        client.publish(topic(PROBE_GATEWAY, Channel.READINGS), encode(batch), qos=1)
+        fleet.publish(topic(PROBE_GATEWAY, Channel.READINGS), encode(batch))
         time.sleep(PROBE_INTERVAL)
 
 
-def _table(phases: list[Phase], *, readings: int) -> str:
+def _table(phases: list[Phase], *, readings: int, servers: str) -> str:
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-        f"; one ingest process; per load level {readings:,} SpO2 readings from "
+        f"; {servers}; one ingest process; per load level {readings:,} SpO2 readings from "
         f"{LOAD_GATEWAYS} gateways, every reading judged by the rules; one probe every "
         f"{PROBE_INTERVAL * 1000:.0f} ms.",
         "",

@@ -13,9 +13,13 @@ The floor is the same SQL the endpoint runs, sent one query at a time on one con
 (psycopg, no HTTP, no JSON, no auth, no audit insert). Targets (the issue): triage p95
 under 100 ms, chart p95 under 150 ms on plain PostgreSQL.
 
-Needs a PostgreSQL server whose role may create databases (``TELECARE_DATABASE_URL``; a
-scratch database is created and dropped). Optional: ``TELECARE_BENCH_OXIMETRY_DAYS``
-(default 30) and ``TELECARE_BENCH_REQUESTS`` (default 400 per scenario).
+Runs with nothing configured (telecare/bench/servers.py): the database is
+``TELECARE_DATABASE_URL`` when set (a role that may create databases; a scratch database
+is created and dropped), else a private PostgreSQL (fsync on). Optional:
+``TELECARE_BENCH_OXIMETRY_DAYS`` (default 30), ``TELECARE_BENCH_REQUESTS`` (default 400
+per scenario), ``TELECARE_BENCH_PATIENTS`` (default 10,000) and
+``TELECARE_BENCH_CHART_POINTS`` (default 1,000; a chart's buckets come from the 15-minute
+rollup once they are that wide, so a short span with few points reads the rollup too).
 """
 
 from __future__ import annotations
@@ -23,17 +27,14 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 
@@ -46,17 +47,20 @@ from api.token import issue_access_token
 from devices.reading import Kind
 from ingest.db import Connection, connect
 from ingest.migrate import migrate
-from ingest.settings import DATABASE_URL
+from telecare.bench.servers import database, scratch_database
+from telecare.embedded.postgres import free_port
 
 DAYS_VARIABLE = "TELECARE_BENCH_OXIMETRY_DAYS"
 REQUESTS_VARIABLE = "TELECARE_BENCH_REQUESTS"
-PATIENTS = 10_000
+PATIENTS_VARIABLE = "TELECARE_BENCH_PATIENTS"
+DEFAULT_PATIENTS = 10_000
 OPEN_ALERTS = 500
 DEFAULT_DAYS = 30
 DEFAULT_REQUESTS = 400
 # Requests in flight: one clinician at a time, then a busy ward's worth at once.
 CONCURRENCY = (1, 4, 8)
-POINTS = 1000
+POINTS_VARIABLE = "TELECARE_BENCH_CHART_POINTS"
+DEFAULT_POINTS = 1000
 PAGE = 50
 WARMUP = 20
 SECRET = "telecare-benchmark-secret-0123456789abcdef"
@@ -93,17 +97,19 @@ class Scenario:
 
 def run(environ: Mapping[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
-    admin_url = env.get(DATABASE_URL)
-    if not admin_url:
-        raise SystemExit(
-            f"set {DATABASE_URL} to a PostgreSQL server whose role may create databases"
-        )
+    with database(env) as server:
+        return _measure(env, server.url, server_description=server.description)
+
+
+def _measure(env: Mapping[str, str], admin_url: str, *, server_description: str) -> str:
     days = int(env.get(DAYS_VARIABLE, DEFAULT_DAYS))
     requests = int(env.get(REQUESTS_VARIABLE, DEFAULT_REQUESTS))
-    with _scratch_database(admin_url) as url:
+    patients = int(env.get(PATIENTS_VARIABLE, DEFAULT_PATIENTS))
+    points = int(env.get(POINTS_VARIABLE, DEFAULT_POINTS))
+    with scratch_database(admin_url) as url:
         migrate(url)
         started = time.perf_counter()
-        ids = _seed(url, days=days)
+        ids = _seed(url, days=days, patients=patients)
         seed_s = time.perf_counter() - started
         since = NOW - timedelta(days=days)
         scenarios = (
@@ -117,7 +123,7 @@ def run(environ: Mapping[str, str] | None = None) -> str:
                     "kind": "spo2",
                     "since": since.isoformat(),
                     "until": NOW.isoformat(),
-                    "points": str(POINTS),
+                    "points": str(points),
                 },
                 target_ms=150,
             ),
@@ -127,11 +133,14 @@ def run(environ: Mapping[str, str] | None = None) -> str:
         floors = {
             "triage list": _floor(url, lambda conn: _triage_sql(conn, ids["clinician"])),
             f"{days}-day SpO2 chart": _floor(
-                url, lambda conn: _chart_sql(conn, patient, since=since, source=source)
+                url,
+                lambda conn: _chart_sql(conn, patient, since=since, points=points, source=source),
             ),
         }
         raw_chart = _floor(
-            url, lambda conn: _chart_sql(conn, patient, since=since, source=None), count=5
+            url,
+            lambda conn: _chart_sql(conn, patient, since=since, points=points, source=None),
+            count=5,
         )
         with _server(url) as base:
             token = _token(ids)
@@ -140,10 +149,20 @@ def run(environ: Mapping[str, str] | None = None) -> str:
                 for s in scenarios
                 for c in CONCURRENCY
             }
-    return _table(scenarios, measured, floors, raw_chart, days=days, seed_s=seed_s, source=source)
+    return _table(
+        scenarios,
+        measured,
+        floors,
+        raw_chart,
+        days=days,
+        patients=patients,
+        seed_s=seed_s,
+        source=source,
+        server=server_description,
+    )
 
 
-def _seed(url: str, *, days: int) -> dict[str, int]:
+def _seed(url: str, *, days: int, patients: int) -> dict[str, int]:
     with connect(url, autocommit=True) as conn:
         org = _one(
             conn, "INSERT INTO organizations (kind, name) VALUES ('region', 'Bench') RETURNING id"
@@ -162,7 +181,7 @@ def _seed(url: str, *, days: int) -> dict[str, int]:
         conn.execute("INSERT INTO care_team_members VALUES (%s, %s)", (team, clinician))
         conn.execute(
             "INSERT INTO patients (organization_id) SELECT %s FROM generate_series(1, %s)",
-            (org, PATIENTS),
+            (org, patients),
         )
         conn.execute(
             """INSERT INTO patient_identity (patient_id, name)
@@ -246,10 +265,15 @@ def _triage_sql(conn: Connection, clinician: int) -> None:
 
 
 def _chart_sql(
-    conn: Connection, patient: int, *, since: datetime, source: SeriesSource | None
+    conn: Connection,
+    patient: int,
+    *,
+    since: datetime,
+    points: int,
+    source: SeriesSource | None,
 ) -> None:
     query = series_query(
-        patient, kind=Kind.SPO2, since=since, until=NOW, points=POINTS, aggregate=source
+        patient, kind=Kind.SPO2, since=since, until=NOW, points=points, aggregate=source
     )
     conn.execute(query.sql, query.params).fetchall()
 
@@ -302,7 +326,7 @@ async def _load(
 
 @contextmanager
 def _server(url: str) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "TELECARE_DATABASE_URL": url,
@@ -327,13 +351,6 @@ def _server(url: str) -> Iterator[str]:
         server.wait(30)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _aggregate_source(url: str) -> SeriesSource | None:
     with connect(url, autocommit=True) as conn:
         row = conn.execute(
@@ -346,21 +363,6 @@ def _aggregate_source(url: str) -> SeriesSource | None:
     return SeriesSource.ROLLUP if row[1] else None
 
 
-@contextmanager
-def _scratch_database(admin_url: str) -> Iterator[str]:
-    name = f"telecare_bench_{uuid.uuid4().hex[:12]}"
-    with connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        if "://" in admin_url:
-            yield urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
-        else:
-            yield f"{admin_url} dbname={name}"  # key=value form: a later key wins (libpq)
-    finally:
-        with connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def _table(
     scenarios: tuple[Scenario, ...],
     measured: Mapping[tuple[str, int], Latencies],
@@ -368,8 +370,10 @@ def _table(
     raw_chart: Latencies,
     *,
     days: int,
+    patients: int,
     seed_s: float,
     source: SeriesSource | None,
+    server: str,
 ) -> str:
     store = {
         SeriesSource.AGGREGATE: "TimescaleDB, charts from the continuous aggregate",
@@ -379,7 +383,7 @@ def _table(
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}; "
-        f"{store}; {PATIENTS:,} patients, {OPEN_ALERTS} open alerts, {days} days of 1 Hz "
+        f"{server}; {store}; {patients:,} patients, {OPEN_ALERTS} open alerts, {days} days of 1 Hz "
         f"oximetry ({days * 86_400 * 3:,} readings) for one patient, seeded in {seed_s:.0f} s; "
         f"one uvicorn process; load generator, server and database share the machine.",
         "",

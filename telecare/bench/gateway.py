@@ -13,35 +13,25 @@ the same run:
 
 Targets (issue "Gateway"): under 80 MB resident and under 5 % of one core.
 ``TELECARE_BENCH_GATEWAY_SECONDS`` sets the duration (default 180); the broker is
-``TELECARE_MQTT_URL`` or a private Mosquitto started for the run.
+``TELECARE_MQTT_URL`` when set, else a private Mosquitto (telecare/bench/servers.py).
 """
 
 from __future__ import annotations
 
 import os
 import platform
-import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
-# The benchmark plays ingest on the wire (acks every batch); the gateway under test has
-# its own MQTT module (gateway/mqtt.py).
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
-from gateway.contract import Ack, Channel, decode_readings, encode, parse_topic, subscription, topic
+from ingest.settings import Broker
+from telecare.bench.mqtt import Acker
+from telecare.bench.servers import broker
 
 DEFAULT_SECONDS = 180.0
 HOUSEHOLDS = 2  # two cuffs and two oximeters: the issue's "4 simulated devices"
@@ -113,61 +103,6 @@ def _sample(pid: int) -> Sample:
     )
 
 
-class _Acker:
-    """Ingest's side of the contract, minus the database: ack every batch at once."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.readings = 0
-        self._lock = threading.Lock()
-        self._client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
-        self._client.on_connect = lambda c, *_: c.subscribe(subscription(Channel.READINGS), 1)
-        self._client.on_message = self._message
-        self._client.connect(host, port)
-        self._client.loop_start()
-
-    def _message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        gateway_id, _ = parse_topic(message.topic)
-        batch = decode_readings(bytes(message.payload))
-        with self._lock:
-            self.readings += len(batch.readings)
-        ack = Ack(
-            gateway_id=gateway_id, batch_ids=(batch.batch_id,), committed_at=datetime.now(UTC)
-        )
-        client.publish(topic(gateway_id, Channel.ACK), encode(ack), qos=1)
-
-    def count(self) -> int:
-        with self._lock:
-            return self.readings
-
-    def close(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
-
-
-@contextmanager
-def _broker(directory: Path) -> Iterator[tuple[str, int]]:
-    url = os.environ.get("TELECARE_MQTT_URL")
-    if url:
-        parts = urlsplit(url)
-        yield parts.hostname or "localhost", parts.port or 1883
-        return
-    executable = shutil.which("mosquitto", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
-    if executable is None:
-        raise RuntimeError("set TELECARE_MQTT_URL or install mosquitto")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = directory / "mosquitto.conf"
-    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
-    broker = subprocess.Popen([executable, "-c", str(config)], stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(0.5)
-        yield "127.0.0.1", port
-    finally:
-        broker.terminate()
-        broker.wait(10)
-
-
 def _idle_rss_mb() -> float:
     idle = subprocess.Popen(
         [sys.executable, "-c", _IDLE_IMPORTS], stdout=subprocess.PIPE, text=True
@@ -202,11 +137,11 @@ def _floor_cpu_seconds(values: int, directory: Path) -> float:
 def measure(seconds: float) -> Result:
     with tempfile.TemporaryDirectory(prefix="telecare-bench-gateway-") as scratch:
         directory = Path(scratch)
-        with _broker(directory) as (host, port):
-            acker = _Acker(host, port)
+        with broker(os.environ) as server:
+            acker = Acker(Broker.from_url(server.url))
             environ = {
                 **os.environ,
-                "TELECARE_MQTT_URL": f"mqtt://{host}:{port}",
+                "TELECARE_MQTT_URL": server.url,
                 "TELECARE_GATEWAY_ID": "gw-bench",
                 "TELECARE_GATEWAY_STATE_DIR": str(directory / "state"),
             }

@@ -6,12 +6,9 @@ after the commit. The same run measures 1 and 2 ``python -m ingest`` processes (
 ``$share`` group) and the floor: binary COPY of the same rows into the same table, in
 transactions of ingest's batch size, without MQTT, decoding or deduplication.
 
-Runs with nothing configured: it starts a private PostgreSQL cluster (the machine's
-initdb/pg_ctl, with fsync on like a production server) and a private Mosquitto
-(telecare.embedded) on loopback ports, and removes both afterwards. Given
-``TELECARE_DATABASE_URL`` (a role that may create databases; a scratch database is
-created and dropped) or ``TELECARE_MQTT_URL`` (a broker whose ``max_queued_messages`` is
-raised, as deploy/ and the embedded config do), it uses that server instead. Optional,
+Runs with nothing configured: the database and the broker are ``TELECARE_DATABASE_URL``
+and ``TELECARE_MQTT_URL`` when set, else private ones (telecare/bench/servers.py:
+PostgreSQL with fsync on like a production server, and Mosquitto). Optional,
 for quick iterations: ``TELECARE_BENCH_READINGS`` (default 500,000),
 ``TELECARE_BENCH_ROUNDS`` (runs per path, default 3) and ``TELECARE_BENCH_PROCESSES``
 (comma-separated ingest process counts, default "1,2").
@@ -27,35 +24,16 @@ import platform
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections import deque
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-# The benchmark plays a fleet of gateways on the wire; it measures the pipeline behind
-# the broker, not the gateway's own publisher (gateway/mqtt.py).
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
-from devices.reading import Kind, Reading, Unit
-from gateway.contract import (
-    Channel,
-    ReadingsBatch,
-    decode_ack,
-    encode,
-    new_batch_id,
-    subscription,
-    topic,
-)
+from gateway.contract import ReadingsBatch
 from ingest.db import connect
 from ingest.migrate import migrate
 from ingest.settings import (
@@ -68,29 +46,24 @@ from ingest.settings import (
     Broker,
 )
 from ingest.store import STORED_COLUMNS
-from telecare.embedded.broker import BrokerConfig, Mosquitto, free_port
-from telecare.embedded.postgres import start_cluster
+from telecare.bench.load import READINGS_PER_BATCH, messages, spo2_batches
+from telecare.bench.mqtt import Fleet
+from telecare.bench.servers import Servers, scratch_database, servers, start_ingest
 
 READINGS_VARIABLE = "TELECARE_BENCH_READINGS"
 ROUNDS_VARIABLE = "TELECARE_BENCH_ROUNDS"
 PROCESSES_VARIABLE = "TELECARE_BENCH_PROCESSES"
 DEFAULT_READINGS = 500_000
-# Gateway batch size: GatewayConfig's default batch of 50 (gateway/assignment.py).
-READINGS_PER_BATCH = 50
 GATEWAYS = 100
+# SpO2 percent, cycling: the load's values (no rule runs: no reading has a patient).
+SPO2_VALUES = range(90, 100)
 # Ingest process counts measured, as the issue asks: one, and two sharing a group.
 DEFAULT_PROCESS_COUNTS = (1, 2)
 # Each path is measured this many times; the table shows the median and the spread.
 DEFAULT_ROUNDS = 3
-# Outstanding QoS 1 publishes: far below the 65,535 packet ids a client has (floors.md 3.4).
-PUBLISH_WINDOW = 1000
-START_TIMEOUT = 30.0
+# Bound on an ingest process's graceful stop.
+STOP_TIMEOUT = 30.0
 RUN_TIMEOUT = 600.0
-# Measurements start here: far in the past, so no plausibility rule objects.
-EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
-# The private cluster's settings over telecare.embedded's test defaults (fsync off):
-# the durability a production server has, so a commit costs what it costs there.
-DURABLE_SERVER = {"fsync": "on", "full_page_writes": "on", "synchronous_commit": "on"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,50 +101,8 @@ class Result:
 def run(environ: Mapping[str, str] | None = None) -> str:
     """Measure and return the Markdown table for docs/performance.md."""
     env = os.environ if environ is None else environ
-    with _servers(env) as servers:
-        return _measure(env, servers)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Servers:
-    """The database and broker measured against, and how to name them in the table."""
-
-    admin_url: str
-    mqtt_url: str
-    description: str
-
-
-@contextmanager
-def _servers(env: Mapping[str, str]) -> Iterator[Servers]:
-    """The configured servers; a private one started for each that is not configured."""
-    admin_url, mqtt_url = env.get(DATABASE_URL), env.get(MQTT_URL)
-    described = []
-    with tempfile.TemporaryDirectory(prefix="telecare-bench-ingest-") as scratch:
-        cluster = broker = None
-        try:
-            if admin_url:
-                described.append(f"PostgreSQL from {DATABASE_URL}")
-            else:
-                cluster = start_cluster(DURABLE_SERVER)
-                admin_url = cluster.url()
-                described.append(f"a private PostgreSQL ({cluster.bindir}, fsync on)")
-            if mqtt_url:
-                described.append(f"the broker from {MQTT_URL}")
-            else:
-                broker = Mosquitto(
-                    Path(scratch) / "mosquitto", port=free_port(), config=BrokerConfig()
-                )
-                broker.start()
-                mqtt_url = broker.url
-                described.append("a private Mosquitto")
-            yield Servers(
-                admin_url=admin_url, mqtt_url=mqtt_url, description=" and ".join(described)
-            )
-        finally:
-            if broker is not None:
-                broker.stop()
-            if cluster is not None:
-                cluster.destroy()
+    with servers(env) as measured_against:
+        return _measure(env, measured_against)
 
 
 def _measure(env: Mapping[str, str], servers: Servers) -> str:
@@ -181,9 +112,9 @@ def _measure(env: Mapping[str, str], servers: Servers) -> str:
     process_counts = _process_counts(env.get(PROCESSES_VARIABLE))
     # The floor commits as often as ingest does.
     per_transaction = int(env.get(BATCH_SIZE) or DEFAULT_BATCH_SIZE)
-    batches = _batches(count)
-    payloads = [(topic(b.gateway_id, Channel.READINGS), encode(b)) for b in batches]
-    with _scratch_database(admin_url) as url:
+    batches = spo2_batches(count, gateways=GATEWAYS, values=SPO2_VALUES)
+    payloads = messages(batches)
+    with scratch_database(admin_url) as url:
         migrate(url)
         floor = Result(
             name="floor: binary COPY, same rows, same table",
@@ -214,31 +145,6 @@ def _process_counts(text: str | None) -> tuple[int, ...]:
     if not counts or min(counts) < 1:
         raise SystemExit(f"{PROCESSES_VARIABLE} must list process counts >= 1, got {text!r}")
     return counts
-
-
-def _batches(count: int) -> list[ReadingsBatch]:
-    """``count`` distinct SpO2 readings, one oximeter per gateway, gateways taking turns."""
-    batches = []
-    for number in range(count // READINGS_PER_BATCH):
-        gateway = f"bench-gw-{number % GATEWAYS:03d}"
-        first = (number // GATEWAYS) * READINGS_PER_BATCH
-        readings = tuple(
-            Reading(
-                device_id=f"{gateway}-oximeter",
-                kind=Kind.SPO2,
-                value=float(90 + second % 10),
-                unit=Unit.PERCENT,
-                measured_at=EPOCH + timedelta(seconds=first + second),
-                continuous=True,
-            )
-            for second in range(READINGS_PER_BATCH)
-        )
-        batches.append(
-            ReadingsBatch(
-                batch_id=new_batch_id(), gateway_id=gateway, sent_at=EPOCH, readings=readings
-            )
-        )
-    return batches
 
 
 def _copy_floor(url: str, batches: list[ReadingsBatch], *, per_transaction: int) -> Run:
@@ -285,7 +191,7 @@ def _end_to_end(
         env[MQTT_SHARED_GROUP] = f"bench-{tag}"
     with tempfile.TemporaryDirectory() as logs:
         workers = [
-            _start_ingest({**env, MQTT_CLIENT_ID: f"bench-ingest-{tag}-{n}"}, Path(logs) / f"{n}")
+            start_ingest({**env, MQTT_CLIENT_ID: f"bench-ingest-{tag}-{n}"}, Path(logs) / f"{n}")
             for n in range(processes)
         ]
         cpu_at_start = _cpu_seconds(workers)
@@ -297,7 +203,7 @@ def _end_to_end(
         finally:
             for worker in workers:
                 worker.send_signal(signal.SIGTERM)
-                worker.wait(START_TIMEOUT)
+                worker.wait(STOP_TIMEOUT)
     with connect(url) as conn:
         stored = conn.execute("SELECT count(*) FROM readings").fetchone()
         conn.execute("TRUNCATE readings")
@@ -324,20 +230,6 @@ def _cpu_seconds(workers: list[subprocess.Popen[bytes]]) -> float | None:
     return total / ticks
 
 
-def _start_ingest(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    with log_path.open("wb") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "ingest"], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    deadline = time.monotonic() + START_TIMEOUT
-    while "event=started" not in log_path.read_text(errors="replace"):
-        if worker.poll() is not None or time.monotonic() > deadline:
-            worker.kill()
-            raise RuntimeError(f"ingest did not start:\n{log_path.read_text(errors='replace')}")
-        time.sleep(0.05)
-    return worker
-
-
 def _publish_until_acked(broker: Broker, payloads: list[tuple[str, bytes]]) -> float:
     """Seconds from the first publish to the ack of the last batch."""
     expected = len(payloads)
@@ -345,56 +237,18 @@ def _publish_until_acked(broker: Broker, payloads: list[tuple[str, bytes]]) -> f
     done = threading.Event()
     last_ack = [0.0]
 
-    def on_message(client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        acked.update(decode_ack(bytes(message.payload)).batch_ids)
+    def on_ack(batch_ids: tuple[str, ...], arrived: float) -> None:
+        acked.update(batch_ids)
         if len(acked) >= expected:
-            last_ack[0] = time.perf_counter()
+            last_ack[0] = arrived
             done.set()
 
-    subscribed = threading.Event()
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-fleet-{os.getpid()}")
-    client.on_message = on_message
-    client.on_subscribe = lambda *_: subscribed.set()
-    if broker.username is not None:
-        client.username_pw_set(broker.username, broker.password)
-    if broker.tls:
-        client.tls_set()
-    client.connect(broker.host, broker.port)
-    client.loop_start()
-    try:
-        client.subscribe(subscription(Channel.ACK), qos=1)
-        if not subscribed.wait(START_TIMEOUT):
-            raise RuntimeError("the broker did not confirm the ack subscription")
+    with Fleet(broker, client_id=f"bench-fleet-{os.getpid()}", on_ack=on_ack) as fleet:
         start = time.perf_counter()
-        window: deque[mqtt.MQTTMessageInfo] = deque()
-        for name, payload in payloads:
-            window.append(client.publish(name, payload, qos=1))
-            if len(window) >= PUBLISH_WINDOW:
-                window.popleft().wait_for_publish(RUN_TIMEOUT)
+        fleet.publish_all(payloads)
         if not done.wait(RUN_TIMEOUT):
             raise RuntimeError(f"only {len(acked)} of {expected} batches acked")
         return last_ack[0] - start
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-
-@contextmanager
-def _scratch_database(admin_url: str) -> Iterator[str]:
-    name = f"telecare_bench_{uuid.uuid4().hex[:12]}"
-    with connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _with_database(admin_url, name)
-    finally:
-        with connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _with_database(url: str, name: str) -> str:
-    if "://" in url:
-        return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-    return f"{url} dbname={name}"  # key=value form: a later key wins (libpq)
 
 
 def _table(floor: Result, results: list[Result], *, per_transaction: int, servers: str) -> str:

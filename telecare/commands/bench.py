@@ -9,11 +9,21 @@ from types import MappingProxyType
 from telecare.bench import alerts, api, decode, gateway, ingest
 
 _EPILOG = """\
-ingest: uses TELECARE_DATABASE_URL (a role that may create databases) and
-  TELECARE_MQTT_URL when set, else starts a private PostgreSQL (fsync on) and
-  Mosquitto for the run. TELECARE_BENCH_READINGS (500000), TELECARE_BENCH_ROUNDS (3)
-  and TELECARE_BENCH_PROCESSES (1,2) shorten a run; TELECARE_INGEST_BATCH_SIZE sets
-  the readings per transaction of ingest and of the floor.
+Every benchmark runs with nothing configured. ingest, alerts and api use
+TELECARE_DATABASE_URL (a role that may create databases; each run works in a scratch
+database) when set, else start a private PostgreSQL (fsync on, as in production);
+ingest, alerts and gateway use TELECARE_MQTT_URL when set, else a private Mosquitto.
+Private servers are removed afterwards.
+
+Shorter runs for quick iterations:
+  ingest   TELECARE_BENCH_READINGS (500000), TELECARE_BENCH_ROUNDS (3),
+           TELECARE_BENCH_PROCESSES (1,2); TELECARE_INGEST_BATCH_SIZE sets the
+           readings per transaction of ingest and of the floor
+  alerts   TELECARE_BENCH_READINGS (300000 per load level),
+           TELECARE_BENCH_PROBES (1000, half per load level)
+  api      TELECARE_BENCH_OXIMETRY_DAYS (30), TELECARE_BENCH_REQUESTS (400),
+           TELECARE_BENCH_PATIENTS (10000), TELECARE_BENCH_CHART_POINTS (1000)
+  gateway  TELECARE_BENCH_GATEWAY_SECONDS (180)
 """
 
 

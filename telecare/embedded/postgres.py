@@ -7,7 +7,7 @@ every server program runs as the ``postgres`` user (created by Debian's postgres
 package) through ``runuser``, and the directory is handed to that user. fsync is off
 because a private cluster only has to survive a killed server process, never a lost
 machine; commits still reach the operating system before they are acknowledged. A
-cluster that must behave like production (``telecare bench ingest``) sets its own
+cluster that must behave like production (``telecare bench``) sets its own
 ``settings`` over these.
 """
 
