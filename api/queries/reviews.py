@@ -26,7 +26,7 @@ from devices.reading import Kind
 from ingest.alert_store import lock_key
 
 # The clinical kinds (as api.queries.patients reads them): live cuff pressure is no value.
-_KINDS = [kind.value for kind in Kind if kind is not Kind.CUFF_PRESSURE]
+REVIEWED_KINDS = [kind.value for kind in Kind if kind is not Kind.CUFF_PRESSURE]
 
 # The spot measurements of patient p.id received after its newest review.
 _NEW = """
@@ -86,7 +86,9 @@ async def unreviewed(conn: Connection, patient_ids: Sequence[int]) -> dict[int, 
     checked access)."""
     if not patient_ids:
         return {}
-    cur = await conn.execute(UNREVIEWED_SQL, {"patients": list(patient_ids), "kinds": _KINDS})
+    cur = await conn.execute(
+        UNREVIEWED_SQL, {"patients": list(patient_ids), "kinds": REVIEWED_KINDS}
+    )
     return {row["patient_id"]: row["unreviewed"] for row in await cur.fetchall()}
 
 
@@ -112,6 +114,6 @@ async def review_green(
     await conn.execute(_LOCK, (sorted({lock_key("patient", p) for p in patients}),))
     cur = await conn.execute(
         REVIEW_SQL,
-        {"patients": patients, "kinds": _KINDS, "up_to": up_to, "user": principal.user_id},
+        {"patients": patients, "kinds": REVIEWED_KINDS, "up_to": up_to, "user": principal.user_id},
     )
     return [Review(**row) for row in await cur.fetchall()]

@@ -42,6 +42,7 @@ from api.access import CARE_TEAM_PATIENTS
 from api.principal import Principal, Role
 from api.queries.patients import CLINICAL_KINDS, LATEST_SQL, TRIAGE_SQL
 from api.queries.readings import series_query
+from api.queries.reviews import REVIEWED_KINDS, UNREVIEWED_SQL
 from api.schemas.readings import SeriesSource
 from api.token import issue_access_token
 from devices.reading import Kind
@@ -258,10 +259,10 @@ def _triage_sql(conn: Connection, clinician: int) -> None:
             "scope_org": None,
         },
     ).fetchall()
-    conn.execute(
-        LATEST_SQL,
-        {"patients": [row[0] for row in rows], "kinds": [k.value for k in CLINICAL_KINDS]},
-    ).fetchall()
+    patients = [row[0] for row in rows]
+    kinds = [k.value for k in CLINICAL_KINDS]
+    conn.execute(LATEST_SQL, {"patients": patients, "kinds": kinds}).fetchall()
+    conn.execute(UNREVIEWED_SQL, {"patients": patients, "kinds": REVIEWED_KINDS}).fetchall()
 
 
 def _chart_sql(
