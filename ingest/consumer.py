@@ -59,6 +59,12 @@ RECONNECT_DELAY = (1, 30)
 # broker announces in CONNACK (MQTT 5.0 section 3.2.2.3.3), so a broker that enforces a
 # smaller one needs this lowered; Mosquitto 2.0 does not limit incoming QoS 1.
 ACK_INFLIGHT = 100
+# ``stop`` first makes sure the broker has taken every PUBACK sent: an UNSUBSCRIBE of a
+# filter nobody subscribes to, whose UNSUBACK the broker sends after handling everything
+# before it on the connection (MQTT 5.0 section 4.6: in order). Without it, PUBACKs sent
+# just before the DISCONNECT were seen lost under load, and their messages redelivered.
+SETTLE_FILTER = "telecare/v1/settle"
+SETTLE_TIMEOUT = 2.0
 _PROTOCOLS = {MqttProtocol.V5: mqtt.MQTTv5, MqttProtocol.V311: mqtt.MQTTv311}
 
 
@@ -88,6 +94,9 @@ class Consumer:
         self._settings = settings
         self._messages: queue.SimpleQueue[Message] = queue.SimpleQueue()
         self._lock = threading.Lock()
+        # Signalled on UNSUBACKs (their packet ids in ``_unsubscribed``) and disconnects.
+        self._settled = threading.Condition(self._lock)
+        self._unsubscribed: set[int] = set()
         # (session, mid) of QoS 1 messages not yet acknowledged, in receive order.
         self._unacked: deque[tuple[int, int]] = deque()
         self._session = 0
@@ -170,12 +179,28 @@ class Consumer:
         )
 
     def stop(self) -> None:
-        """Disconnect (the broker keeps the session) and stop the network thread."""
+        """Disconnect (the broker keeps the session) and stop the network thread, once
+        the broker has handled the PUBACKs already sent."""
         if not self._started or self._stopping:
             return
         self._stopping = True
+        self._settle(SETTLE_TIMEOUT)
         self._client.disconnect()
         self._client.loop_stop()
+
+    def _settle(self, timeout: float) -> bool:
+        """Wait until the broker has handled everything sent so far (see SETTLE_FILTER)."""
+        with self._lock:
+            if not self._live:
+                return False
+        result, mid = self._client.unsubscribe(SETTLE_FILTER)
+        if result is not mqtt.MQTT_ERR_SUCCESS or mid is None:
+            return False
+        with self._settled:
+            return (
+                self._settled.wait_for(lambda: mid in self._unsubscribed or not self._live, timeout)
+                and mid in self._unsubscribed
+            )
 
     def _make_client(self) -> mqtt.Client:
         settings = self._settings
@@ -196,6 +221,7 @@ class Consumer:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_unsubscribe
         client.on_message = self._on_message
         return client
 
@@ -257,6 +283,18 @@ class Consumer:
                 self._failure = f"subscription refused: {', '.join(failed)}"
         self._ready.set()
 
+    def _on_unsubscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        with self._settled:
+            self._unsubscribed.add(mid)
+            self._settled.notify_all()
+
     def _on_disconnect(
         self,
         client: mqtt.Client,
@@ -265,8 +303,9 @@ class Consumer:
         reason_code: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        with self._lock:
+        with self._settled:
             self._live = False
+            self._settled.notify_all()
         if not self._stopping:
             logfmt.log(log, logging.WARNING, "mqtt_disconnected", reason=str(reason_code))
 

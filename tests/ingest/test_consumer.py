@@ -35,8 +35,8 @@ def receive(consumer: Consumer, count: int) -> list[Message]:
     return messages
 
 
-def publish(make_gateway, payloads: list[bytes], *, gateway_id: str = "gw-1") -> None:
-    gateway = make_gateway(gateway_id)
+def publish(make_gateway, payloads: list[bytes], *, gateway_id: str = "gw-1", **where) -> None:
+    gateway = make_gateway(gateway_id, **where)
     gateway.publish_raw((topic(gateway_id, Channel.READINGS), p) for p in payloads)
 
 
@@ -162,3 +162,29 @@ def test_a_refused_login_fails_at_start(mosquitto_factory, tmp_path):
     broker = mosquitto_factory(allow_anonymous=False)
     with pytest.raises(BrokerUnavailableError, match="refused"):
         Consumer(settings_for(broker)).start(timeout=5)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_stop_waits_until_the_broker_has_handled_the_acks(
+    protocol, mosquitto_factory, make_gateway
+):
+    # Under load, PUBACKs sent just before the DISCONNECT were lost and their messages
+    # redelivered; stop now settles first. The broker's debug log shows the order it saw.
+    broker = mosquitto_factory(extra=("log_type debug",))
+    settings = settings_for(broker, protocol=protocol)
+    consumer = Consumer(settings)
+    consumer.start()
+    publish(make_gateway, [b"%d" % n for n in range(6)], broker=broker)
+    received = receive(consumer, 6)
+    assert consumer.ack(received) == 6
+    consumer.stop()
+
+    client = settings.client_id
+    seen = [line for line in broker.log().splitlines() if client in line]
+    pubacks = [i for i, line in enumerate(seen) if f"Received PUBACK from {client}" in line]
+    [unsuback] = [i for i, line in enumerate(seen) if f"Sending UNSUBACK to {client}" in line]
+    [disconnect] = [
+        i for i, line in enumerate(seen) if f"Received DISCONNECT from {client}" in line
+    ]
+    assert len(pubacks) == 6
+    assert max(pubacks) < unsuback < disconnect
