@@ -8,13 +8,23 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint typecheck imports pytest bench clean system-deps screenshots
+.PHONY: demo test check lint typecheck imports pytest bench clean system-deps screenshots constraints
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[gateway,server,dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[gateway,server,dev]'
 	touch $(STAMP)
+
+# Re-resolve every dependency to its newest allowed release and pin the result.
+constraints:
+	rm -rf .venv-constraints
+	$(PYTHON) -m venv .venv-constraints
+	.venv-constraints/bin/pip install --quiet --upgrade pip
+	.venv-constraints/bin/pip install --quiet -e '.[gateway,server,dev]'
+	{ head -n 2 constraints.txt; .venv-constraints/bin/pip freeze --exclude-editable; } > constraints.new
+	mv constraints.new constraints.txt
+	rm -rf .venv-constraints
 
 system-deps:
 	@scripts/system-deps
