@@ -34,7 +34,7 @@ from playwright.sync_api import Page, expect
 
 from devices.simulator import Scenario
 from telecare.demo.plan import running_gateways
-from telecare.embedded.postgres import free_port
+from telecare.embedded.port import free_port
 from tests.api.web.browser import CHROMIUM, chromium
 
 DEMO_NURSE = "nurse"  # telecare/demo/plan.py USERS

@@ -49,7 +49,7 @@ from devices.reading import Kind
 from ingest.db import Connection, connect
 from ingest.migrate import migrate
 from telecare.bench.servers import database, scratch_database
-from telecare.embedded.postgres import free_port
+from telecare.embedded.port import free_port
 
 DAYS_VARIABLE = "TELECARE_BENCH_OXIMETRY_DAYS"
 REQUESTS_VARIABLE = "TELECARE_BENCH_REQUESTS"

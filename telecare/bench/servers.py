@@ -30,7 +30,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ingest.db import connect
 from ingest.settings import DATABASE_URL, MQTT_URL
-from telecare.embedded.broker import BrokerConfig, Mosquitto, free_port
+from telecare.embedded.broker import BrokerConfig, Mosquitto
+from telecare.embedded.port import free_port
 from telecare.embedded.postgres import start_cluster
 
 # The private cluster's settings over telecare.embedded's test defaults (fsync off):

@@ -1,7 +1,7 @@
 """``telecare demo``: run the whole platform on this machine, on embedded defaults.
 
     telecare demo                          # private Mosquitto and PostgreSQL, seeded
-    telecare demo --api-port 8000          # pin the api's port (default: a free one)
+    telecare demo --api-port 8080          # pin the api's port (default: 8000 when free)
     TELECARE_DATABASE_URL=... TELECARE_MQTT_URL=... telecare demo   # real services
 
 Starts a broker and a database (unless URLs name real ones), migrates, seeds two
@@ -40,7 +40,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--database-url", help=f"use this PostgreSQL ({DATABASE_URL})")
     parser.add_argument("--mqtt-url", help=f"use this MQTT broker ({MQTT_URL})")
     parser.add_argument("--api-host", default="127.0.0.1", help="address the api listens on")
-    parser.add_argument("--api-port", type=int, help="port of the api (default: a free one)")
+    parser.add_argument(
+        "--api-port", type=int, help="port of the api (default: 8000 when free, else a free one)"
+    )
     parser.add_argument(
         "--speed", type=float, default=1.0, help="simulated seconds per real second"
     )

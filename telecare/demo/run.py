@@ -47,7 +47,8 @@ from telecare.demo.seed import seed, started_at, usernames
 from telecare.demo.services import Service, Services
 from telecare.embedded.amqtt_broker import AmqttBroker
 from telecare.embedded.broker import BrokerConfig, Mosquitto
-from telecare.embedded.postgres import SERVER_USER, PostgresCluster, free_port
+from telecare.embedded.port import free_port
+from telecare.embedded.postgres import SERVER_USER, PostgresCluster
 from telecare.embedded.selection import BrokerKind, choose_broker, choose_postgres
 
 DATABASE_NAME = "telecare"
@@ -56,6 +57,8 @@ DATABASE_NAME = "telecare"
 ROOT_CLUSTER_BASE = Path("/var/lib/telecare-demo")
 # How long the api may take to answer /health, and how often it is asked.
 API_START_TIMEOUT = 60.0
+# Where the api listens when that port is free (the README's links); else any free one.
+DEFAULT_API_PORT = 8000
 POLL_INTERVAL = 0.25
 # Stop order (services.py): gateways, then the api, then ingest.
 INGEST_STAGE, API_STAGE, GATEWAY_STAGE = 0, 1, 2
@@ -156,7 +159,7 @@ def _run(options: DemoOptions, *, services: Services, servers: ExitStack, out: T
             history_until = started_at(conn)
         if not seeded:
             print("  (already seeded: reusing the data)", end="", file=out)
-    api_port = options.api_port or free_port()
+    api_port = options.api_port or free_port(preferred=DEFAULT_API_PORT)
     api_url = f"http://{options.api_host}:{api_port}"
     services.note_url("api", api_url)
     with step("starting ingest"):

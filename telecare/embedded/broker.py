@@ -165,14 +165,6 @@ class Mosquitto:
         return "\n".join(lines) + "\n"
 
 
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def answers_connect(host: str, port: int) -> bool:
     """Whether an MQTT broker answers a 3.1.1 CONNECT on ``host:port`` yet."""
     try:

@@ -17,12 +17,13 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from telecare.embedded.port import free_port
 
 DATABASE_URL_VARIABLE = "TELECARE_TEST_DATABASE_URL"
 
@@ -66,13 +67,6 @@ def find_bindir() -> Path:
 def _version(bindir: Path) -> tuple[int, ...]:
     digits = "".join(c if c.isdigit() else " " for c in str(bindir))
     return tuple(int(part) for part in digits.split())
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass(kw_only=True)
