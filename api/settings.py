@@ -23,14 +23,11 @@ Secrets and passwords stay out of ``repr``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TypeVar
 
-from ingest.settings import Broker, MqttProtocol, parse_protocol
-
-T = TypeVar("T")
+from ingest.settings import Broker, EnvironmentReader, MqttProtocol, parse_protocol
 
 DATABASE_URL = "TELECARE_DATABASE_URL"
 SECRET = "TELECARE_API_SECRET"
@@ -129,7 +126,7 @@ class ApiSettings:
         for required in (DATABASE_URL, SECRET):
             if not environ.get(required):
                 raise SettingsError(f"{required} is not set")
-        values = _Reader(environ)
+        values = EnvironmentReader(environ, error=SettingsError)
         oidc_issuer = environ.get(OIDC_ISSUER, "").strip()
         try:
             oidc = (
@@ -161,23 +158,6 @@ class ApiSettings:
             if isinstance(exc, SettingsError):
                 raise
             raise SettingsError(f"bad api settings: {exc}") from exc
-
-
-class _Reader:
-    """Reads one variable, naming it in any error (and hiding URLs that may hold passwords)."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-
-    def read(self, name: str, convert: Callable[[str], T], default: T) -> T:
-        text = self._environ.get(name, "").strip()
-        if not text:
-            return default
-        try:
-            return convert(text)
-        except ValueError as exc:
-            shown = "(hidden)" if name == MQTT_URL else repr(text)
-            raise SettingsError(f"{name}={shown}: {exc}") from None
 
 
 def _seconds(text: str) -> timedelta:

@@ -201,7 +201,7 @@ class IngestSettings:
         database_url = environ.get(DATABASE_URL, "")
         if not database_url:
             raise SettingsError(f"{DATABASE_URL} is not set (a libpq URL of PostgreSQL)")
-        values = _Reader(environ)
+        values = EnvironmentReader(environ)
         shared_group = environ.get(MQTT_SHARED_GROUP) or None
         ca_file = environ.get(MQTT_CA_FILE) or None
         try:
@@ -230,11 +230,16 @@ def default_client_id() -> str:
     return _CLIENT_ID_PREFIX + suffix
 
 
-class _Reader:
-    """Reads one variable, naming it in any error."""
+class EnvironmentReader:
+    """Reads one variable at a time, naming it in the ``error`` a bad value raises (and
+    hiding the broker URL's value, which may hold a password). The api reads its
+    variables with it too (api/settings.py), raising its own ``SettingsError``."""
 
-    def __init__(self, environ: Mapping[str, str]) -> None:
+    def __init__(
+        self, environ: Mapping[str, str], *, error: Callable[[str], Exception] = SettingsError
+    ) -> None:
         self._environ = environ
+        self._error = error
 
     def read(self, name: str, convert: Callable[[str], T], default: T) -> T:
         text = self._environ.get(name, "").strip()
@@ -244,7 +249,7 @@ class _Reader:
             return convert(text)
         except ValueError as exc:
             shown = "(hidden)" if name == MQTT_URL else repr(text)
-            raise SettingsError(f"{name}={shown}: {exc}") from None
+            raise self._error(f"{name}={shown}: {exc}") from None
 
 
 def parse_protocol(text: str) -> MqttProtocol:
