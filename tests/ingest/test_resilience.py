@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -95,6 +96,25 @@ def at_least(count, rows: int) -> bool:
     return bool(count("readings") >= rows)
 
 
+@contextmanager
+def writes_held(database_url: str) -> Iterator[None]:
+    """No row goes into readings until the block ends (reads go on)."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute("LOCK TABLE readings IN SHARE MODE")
+        yield
+        conn.rollback()
+
+
+def flush_waiting(database_url: str) -> bool:
+    """Whether a session of this database waits on a lock (ingest's flush, above)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).fetchone()
+    return row is not None and row[0] > 0
+
+
 def stored_keys(database_url: str) -> tuple[int, set[tuple[str, object]]]:
     """(rows, distinct (device, measured_at) keys) of the readings table."""
     with psycopg.connect(database_url) as conn:
@@ -121,16 +141,24 @@ def test_kill_9_three_times_mid_stream_loses_nothing_and_doubles_nothing(
     published = {(r.device_id, r.measured_at) for b in batches for r in b.readings}
     assert len(published) == 10_000
 
-    # As fast as the broker takes them: a backlog means messages in flight at each kill.
-    publisher = threading.Thread(target=gateway.publish, args=(batches,))
+    # As fast as the broker takes them: a backlog means messages in flight at the kills.
+    first, rest = batches[:150], batches[150:]
+    publisher = threading.Thread(target=gateway.publish, args=(first,))
     publisher.start()
     try:
-        for threshold in (2000, 4500, 7000):
+        for threshold in (2000, 4500):
             wait_until(partial(at_least, count, threshold), what=f"{threshold} rows")
             ingest.kill()
             ingest.start()
     finally:
         publisher.join(60)
+    # The third kill while a flush of the rest waits on the table, so what that process
+    # received is surely unacknowledged: the next one must get it again, marked DUP.
+    with writes_held(database_url):
+        gateway.publish(rest)
+        wait_until(lambda: flush_waiting(database_url), what="a flush waiting on the table")
+        ingest.kill()
+    ingest.start()
     wait_until(lambda: count("readings") >= 10_000, timeout=60, what="all 10,000 readings")
     wait_until(lambda: len(set(gateway.acked_batch_ids())) == 200, what="200 acked batches")
     assert ingest.terminate() == 0
@@ -140,7 +168,7 @@ def test_kill_9_three_times_mid_stream_loses_nothing_and_doubles_nothing(
     assert (rows, lost, duplicates) == (10_000, 0, 0)
     assert set(gateway.acked_batch_ids()) == {b.batch_id for b in batches}
     assert ingest.log().count("event=started") == 4
-    # The last process got what the third kill left unacknowledged, marked DUP.
+    # The last process got what the third kill left unacknowledged.
     (redelivered,) = re.findall(r"event=stopped .*redelivered=(\d+)", ingest.log())
     assert int(redelivered) > 0
 
