@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 from telecare.embedded.broker import answers_connect
+from telecare.embedded.child import signal_and_wait
 
 # amqtt starts in well under a second; importing it takes most of that.
 _START_TIMEOUT = 20.0
-_STOP_TIMEOUT = 10.0
 _POLL_INTERVAL = 0.02
 HOST = "127.0.0.1"
 
@@ -75,24 +75,13 @@ class AmqttBroker:
         raise RuntimeError(f"amqtt did not serve within {_START_TIMEOUT} s:\n{self.log()}")
 
     def stop(self) -> None:
-        self._signal(signal.SIGTERM)
+        signal_and_wait(self._process, signal.SIGTERM)
 
     def kill(self) -> None:
-        self._signal(signal.SIGKILL)
+        signal_and_wait(self._process, signal.SIGKILL)
 
     def log(self) -> str:
         return self.console_path.read_text(errors="replace") if self.console_path.exists() else ""
-
-    def _signal(self, signum: int) -> None:
-        process = self._process
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signum)
-        try:
-            process.wait(timeout=_STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=_STOP_TIMEOUT)
 
 
 def broker_config(port: int) -> dict[str, object]:

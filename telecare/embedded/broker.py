@@ -22,11 +22,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from telecare.embedded.child import signal_and_wait
+
 # Debian installs the broker in /usr/sbin, which is not on every user's PATH.
 _SEARCH_PATH = os.pathsep.join((os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"))
 # Bounds on starting and stopping; a healthy broker needs a few milliseconds.
 _START_TIMEOUT = 10.0
-_STOP_TIMEOUT = 10.0
 _POLL_INTERVAL = 0.02
 # MQTT 3.1.1 CONNECT, clean session, keepalive 60 s, client id "probe" (section 3.1),
 # and the CONNACK packet type it must answer with (section 3.2): any return code will do,
@@ -98,11 +99,11 @@ class Mosquitto:
 
     def stop(self) -> None:
         """Graceful stop: the broker writes its persistence file on SIGTERM."""
-        self._signal(signal.SIGTERM)
+        signal_and_wait(self._process, signal.SIGTERM)
 
     def kill(self) -> None:
         """A crash: SIGKILL, nothing saved since the last autosave."""
-        self._signal(signal.SIGKILL)
+        signal_and_wait(self._process, signal.SIGKILL)
 
     def restart(self, *, kill: bool = False) -> None:
         self.kill() if kill else self.stop()
@@ -115,17 +116,6 @@ class Mosquitto:
     @property
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
-
-    def _signal(self, signum: int) -> None:
-        process = self._process
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signum)
-        try:
-            process.wait(timeout=_STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=_STOP_TIMEOUT)
 
     def _wait_until_serving(self) -> None:
         deadline = time.monotonic() + _START_TIMEOUT
